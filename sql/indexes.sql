@@ -1,0 +1,14 @@
+-- The seed's named indexes. Primary keys and bookings_slot_user_key bring their own.
+
+CREATE UNIQUE INDEX users_email_idx ON users (email);
+CREATE INDEX users_role_active_idx ON users (role, deleted_at);
+
+CREATE INDEX slots_trainer_start_idx ON slots (trainer_id, start_at);
+CREATE INDEX slots_time_idx ON slots USING gist (tstzrange(start_at, end_at));
+
+CREATE INDEX bookings_slot_status_idx ON bookings (slot_id, status);
+CREATE INDEX bookings_user_status_idx ON bookings (user_id, status);
+
+CREATE INDEX activity_logs_entity_idx ON activity_logs (entity_type, entity_id, created_at DESC);
+
+CREATE INDEX booking_status_history_booking_idx ON booking_status_history (booking_id, changed_at DESC);

@@ -1,0 +1,23 @@
+//! gym_booking: a booking backend for personal trainers and small-group sessions,
+//! living entirely inside PostgreSQL.
+//!
+//! The schema is plain SQL under `sql/`, loaded in a fixed order by [`schema`].
+//! Rust is for the rules SQL cannot state cleanly.
+
+::pgrx::pg_module_magic!(name, version);
+
+pub mod schema;
+
+#[cfg(any(test, feature = "pg_test"))]
+mod pg_tests;
+
+/// Required by `cargo pgrx test`; must be visible at the crate root.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}
