@@ -53,7 +53,8 @@ port_in_use() {
 # cluster_start DIR PORT [SERVER OPTIONS]: a throwaway cluster in DIR/data, listening on
 # 127.0.0.1:PORT and on a socket in DIR/socket. Reuses the cluster when it is there already.
 cluster_start() {
-    local dir=$1 port=$2 extra=${3:-}
+    local dir port=$2 extra=${3:-}
+    dir=$(realpath -m "$1")
     local data="$dir/data" sock="$dir/socket" log="$dir/server.log"
     if [ -f "$data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         local running_port
@@ -65,7 +66,7 @@ cluster_start() {
     fi
     if port_in_use "$port"; then
         die "port $port on 127.0.0.1 is already taken by another program." \
-            "Pick a free one, e.g.: GYM_BOOKING_PORT=$((port + 10)) $0"
+            "Pick a free one, e.g.: ${PORT_VAR:-GYM_BOOKING_PORT}=$((port + 10)) bash ${0#"$ROOT"/}"
     fi
     mkdir -p "$dir" "$sock"
     if is_root; then chown -R "$PG_OS_USER" "$dir"; fi
@@ -79,7 +80,8 @@ cluster_start() {
 }
 
 cluster_stop() {
-    local data="$1/data"
+    local data
+    data="$(realpath -m "$1")/data"
     if [ -f "$data/postmaster.pid" ]; then
         as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
     fi
