@@ -16,8 +16,10 @@ CREATE TABLE users (
     deleted_at    timestamptz,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
+    -- A deleted trainer is anonymized: no contact channel is left, and none is needed.
     CONSTRAINT users_trainer_contact_check
-        CHECK (role <> 'trainer' OR contact_email IS NOT NULL OR contact_phone IS NOT NULL),
+        CHECK (role <> 'trainer' OR deleted_at IS NOT NULL
+               OR contact_email IS NOT NULL OR contact_phone IS NOT NULL),
     -- Soft delete: a deleted row is anonymized, and only a deleted row is.
     CONSTRAINT users_soft_delete_check
         CHECK (is_anonymous = (deleted_at IS NOT NULL))

@@ -6,7 +6,13 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod errors;
+mod identity;
+mod plans;
+mod row;
+mod rules;
 pub mod schema;
+mod system;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;

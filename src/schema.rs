@@ -1,7 +1,7 @@
-//! The extension's tables, types and indexes, kept as SQL a reader can review as SQL.
+//! The extension's tables, types, indexes and triggers, kept as SQL a reader can review as SQL.
 //!
-//! Order matters and is explicit: types, then tables, then indexes; registering the
-//! tables with `pg_extension_config_dump` comes last, after everything else exists.
+//! Order matters and is explicit: types, then tables, then indexes; the triggers once their
+//! Rust functions exist; registering the tables with `pg_extension_config_dump` comes last.
 
 use pgrx::prelude::*;
 
@@ -11,5 +11,25 @@ extension_sql_file!(
     "../sql/indexes.sql",
     name = "indexes",
     requires = ["tables"]
+);
+extension_sql_file!(
+    "../sql/triggers.sql",
+    name = "triggers",
+    requires = [
+        "tables",
+        rules::users::users_soft_delete,
+        rules::users::users_delete_as_soft_delete,
+        rules::users::users_soft_delete_cascade,
+        rules::directory::trainer_directory_refresh,
+        rules::slots::slots_normalize,
+        rules::slots::slots_booking_guard,
+        rules::slots::slots_delete_guard,
+        rules::slots::slots_cancel_cascade,
+        rules::bookings::bookings_capacity_guard,
+        rules::bookings::bookings_delete_guard,
+        rules::bookings::booking_status_history,
+        rules::timestamps::set_updated_at,
+        rules::audit::activity_log,
+    ]
 );
 extension_sql_file!("../sql/dump_config.sql", name = "dump_config", finalize);

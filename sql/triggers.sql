@@ -1,0 +1,69 @@
+-- The business rules, attached to the tables. Each function is Rust (src/rules/).
+-- Ordinary triggers: they fire for every origin write, whoever writes, and not under
+-- session_replication_role = replica (a logical replica applies already-checked rows).
+-- Triggers of one kind fire in name order.
+
+-- users ------------------------------------------------------------------------------
+CREATE TRIGGER users_soft_delete_tg
+    BEFORE INSERT OR UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION users_soft_delete();
+CREATE TRIGGER users_delete_as_soft_delete_tg
+    BEFORE DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION users_delete_as_soft_delete();
+CREATE TRIGGER users_updated_at_tg
+    BEFORE UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER users_activity_log_tg
+    AFTER INSERT OR UPDATE OR DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION activity_log();
+CREATE TRIGGER users_soft_delete_cascade_tg
+    AFTER UPDATE ON users
+    FOR EACH ROW WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL)
+    EXECUTE FUNCTION users_soft_delete_cascade();
+CREATE TRIGGER trainer_directory_refresh_tg
+    AFTER INSERT OR UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION trainer_directory_refresh();
+
+-- slots ------------------------------------------------------------------------------
+CREATE TRIGGER slots_booking_guard_tg
+    BEFORE UPDATE ON slots
+    FOR EACH ROW EXECUTE FUNCTION slots_booking_guard();
+CREATE TRIGGER slots_normalize_tg
+    BEFORE INSERT OR UPDATE ON slots
+    FOR EACH ROW EXECUTE FUNCTION slots_normalize();
+CREATE TRIGGER slots_updated_at_tg
+    BEFORE UPDATE ON slots
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER slots_delete_guard_tg
+    BEFORE DELETE ON slots
+    FOR EACH ROW EXECUTE FUNCTION slots_delete_guard();
+CREATE TRIGGER slots_activity_log_tg
+    AFTER INSERT OR UPDATE OR DELETE ON slots
+    FOR EACH ROW EXECUTE FUNCTION activity_log();
+CREATE TRIGGER slots_cancel_cascade_tg
+    AFTER UPDATE ON slots
+    FOR EACH ROW WHEN (OLD.cancelled_at IS NULL AND NEW.cancelled_at IS NOT NULL)
+    EXECUTE FUNCTION slots_cancel_cascade();
+
+-- bookings ---------------------------------------------------------------------------
+CREATE TRIGGER bookings_capacity_guard_tg
+    BEFORE INSERT OR UPDATE ON bookings
+    FOR EACH ROW EXECUTE FUNCTION bookings_capacity_guard();
+CREATE TRIGGER bookings_delete_guard_tg
+    BEFORE DELETE ON bookings
+    FOR EACH ROW EXECUTE FUNCTION bookings_delete_guard();
+CREATE TRIGGER bookings_updated_at_tg
+    BEFORE UPDATE ON bookings
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER bookings_activity_log_tg
+    AFTER INSERT OR UPDATE OR DELETE ON bookings
+    FOR EACH ROW EXECUTE FUNCTION activity_log();
+CREATE TRIGGER booking_status_history_tg
+    AFTER UPDATE ON bookings
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION booking_status_history();
+
+-- trainer_directory ------------------------------------------------------------------
+CREATE TRIGGER trainer_directory_updated_at_tg
+    BEFORE UPDATE ON trainer_directory
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();

@@ -1,0 +1,133 @@
+//! Every refusal a rule can make, each with its own SQLSTATE.
+//!
+//! Only PostgreSQL's predefined codes are used: pgrx re-raises an error caught inside SPI
+//! with its code only when it knows that code, and a trigger's error often passes through
+//! another trigger's SPI call on its way to the client. PostgREST turns each code into an
+//! HTTP status (README, "Errors"): 42501 is 403 (401 for anon), the rest here are 400.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::PgSqlErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    /// 23P01: the slot's reserved bookings already fill its capacity.
+    #[error("this slot is full")]
+    SlotFull { capacity: i16 },
+
+    /// 27000: an athlete cancels within 60 minutes of the start.
+    #[error("too late to cancel: bookings can be cancelled until 60 minutes before the start")]
+    TooLateToCancel { start_at: String },
+
+    /// 23000: the slot is cancelled or has started (or the athlete's account is gone).
+    #[error("this slot cannot be booked: {reason}")]
+    NotBookable { reason: &'static str },
+
+    /// 23001: a change that the slot's bookings restrict (delete, shrink, move).
+    #[error("{what}")]
+    RestrictedByBookings { what: String, hint: &'static str },
+
+    /// 22023: a value or a change that is not valid, whoever asks.
+    #[error("{message}")]
+    InvalidInput {
+        message: String,
+        detail: Option<String>,
+        hint: Option<&'static str>,
+    },
+
+    /// 42501: the caller may not do this.
+    #[error("{message}")]
+    NotAllowed {
+        message: String,
+        hint: Option<&'static str>,
+    },
+
+    /// 22P02: the JWT claims in the request settings cannot be read (as `auth.uid()` fails).
+    #[error("{0}")]
+    BadClaims(String),
+
+    /// XX000: a query the rules run failed in a way that is a bug, not a refusal.
+    #[error("internal error in gym_booking: {0}")]
+    Internal(String),
+}
+
+impl RuleError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        RuleError::InvalidInput {
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
+    }
+
+    pub fn not_allowed(message: impl Into<String>) -> Self {
+        RuleError::NotAllowed {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn sqlstate(&self) -> PgSqlErrorCode {
+        use PgSqlErrorCode::*;
+        match self {
+            RuleError::SlotFull { .. } => ERRCODE_EXCLUSION_VIOLATION,
+            RuleError::TooLateToCancel { .. } => ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION,
+            RuleError::NotBookable { .. } => ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION,
+            RuleError::RestrictedByBookings { .. } => ERRCODE_RESTRICT_VIOLATION,
+            RuleError::InvalidInput { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+            RuleError::NotAllowed { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            RuleError::BadClaims(_) => ERRCODE_INVALID_TEXT_REPRESENTATION,
+            RuleError::Internal(_) => ERRCODE_INTERNAL_ERROR,
+        }
+    }
+}
+
+impl From<pgrx::spi::Error> for RuleError {
+    fn from(e: pgrx::spi::Error) -> Self {
+        RuleError::Internal(e.to_string())
+    }
+}
+
+impl From<pgrx::datum::TryFromDatumError> for RuleError {
+    fn from(e: pgrx::datum::TryFromDatumError) -> Self {
+        RuleError::Internal(e.to_string())
+    }
+}
+
+impl From<RuleError> for ErrorReport {
+    fn from(e: RuleError) -> Self {
+        let report = ErrorReport::new(e.sqlstate(), e.to_string(), "gym_booking");
+        match e {
+            RuleError::SlotFull { capacity } => report
+                .set_detail(format!("All {capacity} places are reserved."))
+                .set_hint("Choose another slot, or try again if someone cancels."),
+            RuleError::TooLateToCancel { start_at } => report
+                .set_detail(format!("The slot starts at {start_at}."))
+                .set_hint("Ask the gym: an admin can still cancel it."),
+            RuleError::NotBookable { .. } => report,
+            RuleError::RestrictedByBookings { hint, .. } => report.set_hint(hint),
+            RuleError::InvalidInput { detail, hint, .. } => {
+                let report = match detail {
+                    Some(d) => report.set_detail(d),
+                    None => report,
+                };
+                match hint {
+                    Some(h) => report.set_hint(h),
+                    None => report,
+                }
+            }
+            RuleError::NotAllowed { hint: Some(h), .. } => report.set_hint(h),
+            RuleError::BadClaims(_) => {
+                report.set_hint("Send a valid JWT: its sub claim must be the user's uuid.")
+            }
+            RuleError::NotAllowed { hint: None, .. } | RuleError::Internal(_) => report,
+        }
+    }
+}
+
+pub type RuleResult<T> = Result<T, RuleError>;
+
+/// Raises a refusal as a PostgreSQL ERROR with its SQLSTATE, DETAIL and HINT.
+pub fn raise(e: RuleError) -> ! {
+    ErrorReport::from(e).report(pgrx::PgLogLevel::ERROR);
+    unreachable!("an ERROR does not return")
+}

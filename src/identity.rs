@@ -1,0 +1,136 @@
+//! Who is calling: the app user named by the JWT that PostgREST or Supabase put in the
+//! transaction's settings, and whether the caller acts for the gym (an app admin, or the
+//! `service_role` database role).
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::errors::{raise, RuleError, RuleResult};
+use crate::plans::{self, Sql};
+
+fn setting(name: &CStr) -> Option<String> {
+    // SAFETY: GetConfigOption returns NULL for an unknown setting when missing_ok is true.
+    unsafe {
+        let value = pg_sys::GetConfigOption(name.as_ptr(), true, false);
+        (!value.is_null()).then(|| CStr::from_ptr(value).to_string_lossy().into_owned())
+    }
+}
+
+/// The `sub` claim, read as Supabase's `auth.uid()` reads it: `request.jwt.claim.sub` when
+/// set (older PostgREST), else `request.jwt.claims` ->> 'sub'; empty means absent.
+fn claimed_sub() -> RuleResult<Option<String>> {
+    if let Some(sub) = setting(c"request.jwt.claim.sub").filter(|s| !s.is_empty()) {
+        return Ok(Some(sub));
+    }
+    let Some(claims) = setting(c"request.jwt.claims").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let claims: serde_json::Value = serde_json::from_str(&claims)
+        .map_err(|_| RuleError::BadClaims("request.jwt.claims is not valid JSON".into()))?;
+    Ok(match claims.get("sub") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    }
+    .filter(|s| !s.is_empty()))
+}
+
+/// The caller's user id, or None when the request carries no `sub`. A `sub` that is not a
+/// uuid is an error, never somebody else's identity.
+pub fn claimed_user_id() -> RuleResult<Option<pgrx::Uuid>> {
+    let Some(sub) = claimed_sub()? else {
+        return Ok(None);
+    };
+    parse_uuid(&sub).map(Some).ok_or_else(|| {
+        RuleError::BadClaims(format!("the JWT's sub claim is not a user id: {sub:?}"))
+    })
+}
+
+/// A uuid in PostgreSQL's accepted spellings: hex digits, optional hyphens, optional braces.
+fn parse_uuid(text: &str) -> Option<pgrx::Uuid> {
+    let inner = text
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .unwrap_or(text);
+    let hex: String = inner.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || inner.starts_with('-') || inner.ends_with('-') || inner.contains("--") {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(pgrx::Uuid::from_bytes(bytes))
+}
+
+/// The caller's user id from the JWT claims (`sub`), NULL when the request has none.
+#[pg_extern(stable, parallel_safe)]
+pub fn current_user_id() -> Option<pgrx::Uuid> {
+    claimed_user_id().unwrap_or_else(|e| raise(e))
+}
+
+/// The role the caller acts as: PostgREST's `SET ROLE`, which SECURITY DEFINER functions
+/// do not change.
+fn outer_role_is(role: &CStr) -> bool {
+    // SAFETY: plain catalog lookups.
+    unsafe {
+        let role = pg_sys::get_role_oid(role.as_ptr(), true);
+        role != pg_sys::InvalidOid
+            && pg_sys::is_member_of_role_nosuper(pg_sys::GetOuterUserId(), role)
+    }
+}
+
+static ACTOR: Sql = Sql {
+    text: "SELECT role::text, deleted_at IS NULL FROM gym_booking.users WHERE id = $1",
+    args: &[pg_sys::UUIDOID],
+};
+
+/// The caller as the rules see them.
+pub struct Actor {
+    /// The caller's users row, when the JWT names one (deleted or not).
+    pub user_id: Option<pgrx::Uuid>,
+    /// The app role of an active caller.
+    pub role: Option<String>,
+    /// The request runs as `service_role` (or a role that is a member of it).
+    pub service_role: bool,
+}
+
+impl Actor {
+    pub fn current() -> RuleResult<Actor> {
+        let service_role = outer_role_is(c"service_role");
+        let Some(id) = claimed_user_id()? else {
+            return Ok(Actor {
+                user_id: None,
+                role: None,
+                service_role,
+            });
+        };
+        let found = plans::run(&ACTOR, &[id.into()], |table| {
+            if table.is_empty() {
+                Ok(None)
+            } else {
+                table.first().get_two::<String, bool>().map(Some)
+            }
+        })?;
+        Ok(match found {
+            // A token for an account not (yet) in users names no one the rules know.
+            None => Actor {
+                user_id: None,
+                role: None,
+                service_role,
+            },
+            Some((role, active)) => Actor {
+                user_id: Some(id),
+                role: role.filter(|_| active == Some(true)),
+                service_role,
+            },
+        })
+    }
+
+    /// Acts for the gym: an app admin, or the service role.
+    pub fn is_admin(&self) -> bool {
+        self.service_role || self.role.as_deref() == Some("admin")
+    }
+}

@@ -1,0 +1,120 @@
+//! SQL the rules run, prepared once per backend and reused.
+//!
+//! Statements run through SPI's read-write path (`SpiClient::update`), which takes a fresh
+//! snapshot per statement at READ COMMITTED and sees the transaction's own earlier writes.
+//! Counts that decide capacity instead run on the *latest* snapshot (as PostgreSQL's own
+//! foreign-key checks do): under REPEATABLE READ or SERIALIZABLE the transaction snapshot
+//! would miss bookings committed by whoever held the slot lock before us.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::rc::Rc;
+
+use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys::{self, PgOid};
+use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
+
+use crate::errors::{RuleError, RuleResult};
+
+/// A statement and the types of its parameters.
+pub struct Sql {
+    pub text: &'static str,
+    pub args: &'static [pg_sys::Oid],
+}
+
+thread_local! {
+    static PREPARED: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> =
+        RefCell::new(HashMap::new());
+    static PREPARED_RAW: RefCell<HashMap<&'static str, pg_sys::SPIPlanPtr>> =
+        RefCell::new(HashMap::new());
+}
+
+fn prepared(client: &SpiClient<'_>, sql: &Sql) -> RuleResult<Rc<OwnedPreparedStatement>> {
+    if let Some(plan) = PREPARED.with(|p| p.borrow().get(sql.text).cloned()) {
+        return Ok(plan);
+    }
+    let types: Vec<PgOid> = sql.args.iter().map(|oid| PgOid::from(*oid)).collect();
+    let plan = Rc::new(client.prepare_mut(sql.text, &types)?.keep());
+    PREPARED.with(|p| p.borrow_mut().insert(sql.text, plan.clone()));
+    Ok(plan)
+}
+
+/// Runs `sql` and hands its result to `read` (the plan's `Rc` is cloned out of the cache
+/// first: the statement may fire triggers that use the cache again).
+pub fn run<R>(
+    sql: &Sql,
+    args: &[DatumWithOid<'_>],
+    read: impl FnOnce(SpiTupleTable<'_>) -> Result<R, pgrx::spi::Error>,
+) -> RuleResult<R> {
+    Spi::connect_mut(|client| {
+        let plan = prepared(client, sql)?;
+        let table = client.update(&*plan, None, args)?;
+        Ok(read(table)?)
+    })
+}
+
+/// Runs a statement for its effect; returns the number of rows it processed.
+pub fn execute(sql: &Sql, args: &[DatumWithOid<'_>]) -> RuleResult<usize> {
+    run(sql, args, |table| Ok(table.len()))
+}
+
+/// The first column of the first row, if there is a row.
+pub fn one<T: FromDatum + IntoDatum>(
+    sql: &Sql,
+    args: &[DatumWithOid<'_>],
+) -> RuleResult<Option<T>> {
+    run(sql, args, |table| {
+        if table.is_empty() {
+            Ok(None)
+        } else {
+            table.first().get_one::<T>()
+        }
+    })
+}
+
+/// An `int8` computed by `sql` (a count, an exists as 0/1) on the latest committed state.
+pub fn latest_i64(sql: &Sql, arg: pgrx::Uuid) -> RuleResult<i64> {
+    Spi::connect_mut(|_client| unsafe {
+        let plan = match PREPARED_RAW.with(|p| p.borrow().get(sql.text).copied()) {
+            Some(plan) => plan,
+            None => {
+                let text = CString::new(sql.text).expect("SQL without NUL bytes");
+                let mut types = sql.args.to_vec();
+                // SAFETY: SPI is connected; the plan is kept for the backend's lifetime.
+                let plan =
+                    pg_sys::SPI_prepare(text.as_ptr(), types.len() as i32, types.as_mut_ptr());
+                if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
+                    return Err(RuleError::Internal(format!(
+                        "could not prepare {}",
+                        sql.text
+                    )));
+                }
+                PREPARED_RAW.with(|p| p.borrow_mut().insert(sql.text, plan));
+                plan
+            }
+        };
+        let mut values = [arg.into_datum().expect("a uuid datum")];
+        let nulls = [b' ' as std::ffi::c_char];
+        // SAFETY: SPI is connected; read-write so the command counter advances and the
+        // transaction's own writes are seen; the latest snapshot sees every committed row.
+        let rc = pg_sys::SPI_execute_snapshot(
+            plan,
+            values.as_mut_ptr(),
+            nulls.as_ptr(),
+            pg_sys::GetLatestSnapshot(),
+            std::ptr::null_mut(),
+            false,
+            true,
+            1,
+        );
+        if rc != pg_sys::SPI_OK_SELECT as i32 || pg_sys::SPI_processed != 1 {
+            return Err(RuleError::Internal(format!("{} returned {rc}", sql.text)));
+        }
+        let table = pg_sys::SPI_tuptable;
+        let mut is_null = false;
+        let datum = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut is_null);
+        Ok(i64::from_datum(datum, is_null).unwrap_or(0))
+    })
+}

@@ -1,0 +1,151 @@
+//! The activity log: one row per change to users, slots and bookings, naming who made it and
+//! holding only what changed. Personal data is redacted and `password_hash` never written.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use serde_json::{json, Map, Value};
+
+use super::users::PII_COLUMNS;
+use super::{fire, Fired, Op, Outcome, TriggerResult};
+use crate::errors::{RuleError, RuleResult};
+use crate::identity::Actor;
+use crate::plans::{self, Sql};
+use crate::system;
+
+const REDACTED: &str = "[redacted]";
+
+/// Never logged, not even redacted.
+const SECRET_COLUMNS: &[&str] = &["password_hash"];
+
+/// Bookkeeping every change touches; on its own it is not worth a log row.
+const BOOKKEEPING_COLUMNS: &[&str] = &["updated_at"];
+
+static RECORD: Sql = Sql {
+    text: "INSERT INTO gym_booking.activity_logs
+               (entity_type, entity_id, action, changed_by, changed_by_role, changed_fields, metadata)
+           VALUES ($1::gym_booking.log_entity_type, $2, $3::gym_booking.log_action_type,
+                   $4, $5::gym_booking.user_role, $6, $7)",
+    args: &[
+        pg_sys::TEXTOID,
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+        pg_sys::JSONBOID,
+        pg_sys::JSONBOID,
+    ],
+};
+
+fn entity_type(table: &str) -> RuleResult<&'static str> {
+    match table {
+        "users" => Ok("user"),
+        "slots" => Ok("slot"),
+        "bookings" => Ok("booking"),
+        other => Err(RuleError::Internal(format!(
+            "no activity log for table {other}"
+        ))),
+    }
+}
+
+fn logged_value(table: &str, column: &str, value: Value) -> Value {
+    if table == "users" && PII_COLUMNS.contains(&column) && !value.is_null() {
+        Value::String(REDACTED.into())
+    } else {
+        value
+    }
+}
+
+/// INSERT: the new row's values; DELETE: the old row's; UPDATE: `{"old": .., "new": ..}` for
+/// each column that changed.
+fn changed_fields(fired: &Fired) -> Map<String, Value> {
+    let mut fields = Map::new();
+    let row = fired.row();
+    for (n, attr) in row.columns() {
+        let name = attr.name();
+        if SECRET_COLUMNS.contains(&name) || BOOKKEEPING_COLUMNS.contains(&name) {
+            continue;
+        }
+        let value = match (&fired.old, &fired.new) {
+            (Some(old), Some(new)) => {
+                let (before, after) = (old.cell_at(n, attr), new.cell_at(n, attr));
+                if before.same(&after) {
+                    continue;
+                }
+                json!({
+                    "old": logged_value(&fired.table, name, before.json()),
+                    "new": logged_value(&fired.table, name, after.json()),
+                })
+            }
+            _ => {
+                let cell = row.cell_at(n, attr);
+                if cell.datum.is_none() {
+                    continue;
+                }
+                logged_value(&fired.table, name, cell.json())
+            }
+        };
+        fields.insert(name.to_string(), value);
+    }
+    fields
+}
+
+fn action(fired: &Fired) -> RuleResult<&'static str> {
+    Ok(match fired.op {
+        Op::Insert => "create",
+        Op::Delete => "delete",
+        // A soft delete is the deletion of an account.
+        Op::Update
+            if fired.table == "users"
+                && fired.old_row()?.is_null("deleted_at")?
+                && !fired.new_row()?.is_null("deleted_at")? =>
+        {
+            "delete"
+        }
+        Op::Update if fired.table == "bookings" && fired.changed("status")? && system::active() => {
+            "status_auto_update"
+        }
+        Op::Update => "update",
+    })
+}
+
+/// AFTER INSERT OR UPDATE OR DELETE on users, slots and bookings.
+#[pg_trigger]
+fn activity_log<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, |fired| {
+        let fields = changed_fields(fired);
+        if fields.is_empty() {
+            return Ok(Outcome::Proceed);
+        }
+        let actor = Actor::current()?;
+        let metadata = json!({
+            "db_role": outer_role_name(),
+            "source": if system::active() { "system" } else { "client" },
+        });
+        plans::execute(
+            &RECORD,
+            &[
+                entity_type(&fired.table)?.into(),
+                fired.row().uuid("id")?.into(),
+                action(fired)?.into(),
+                actor.user_id.into(),
+                actor.role.into(),
+                pgrx::JsonB(Value::Object(fields)).into(),
+                pgrx::JsonB(metadata).into(),
+            ],
+        )?;
+        Ok(Outcome::Proceed)
+    })
+}
+
+/// The database role the request runs as (PostgREST's `SET ROLE`), not a function owner's.
+fn outer_role_name() -> Option<String> {
+    // SAFETY: a catalog lookup of an existing role's name.
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), true);
+        (!name.is_null()).then(|| {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! Slots: `duration_minutes` and `end_at` agree, the trainer is an active trainer, a slot with
+//! reserved bookings keeps its times and enough capacity, a cancelled slot stays cancelled
+//! and cancels its bookings, and a slot with bookings is cancelled rather than deleted.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use super::{fire, Fired, Op, Outcome, TriggerResult};
+use crate::errors::{RuleError, RuleResult};
+use crate::plans::{self, Sql};
+use crate::row::{RowEdit, MICROS_PER_MINUTE};
+use crate::system::SystemChange;
+
+const DEFAULT_DURATION: i16 = 60;
+
+static TRAINER_IS_ACTIVE: Sql = Sql {
+    text: "SELECT role = 'trainer' AND deleted_at IS NULL FROM gym_booking.users WHERE id = $1",
+    args: &[pg_sys::UUIDOID],
+};
+
+static RESERVED_IN_SLOT: Sql = Sql {
+    text: "SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status = 'reserved'",
+    args: &[pg_sys::UUIDOID],
+};
+
+static ANY_BOOKING_IN_SLOT: Sql = Sql {
+    text: "SELECT count(*) FROM (SELECT FROM gym_booking.bookings WHERE slot_id = $1 LIMIT 1) AS b",
+    args: &[pg_sys::UUIDOID],
+};
+
+static CANCEL_RESERVED_BOOKINGS: Sql = Sql {
+    text: "UPDATE gym_booking.bookings SET status = 'cancelled'
+            WHERE slot_id = $1 AND status = 'reserved'",
+    args: &[pg_sys::UUIDOID],
+};
+
+fn invalid_duration(detail: String) -> RuleError {
+    RuleError::InvalidInput {
+        message: "duration_minutes and end_at disagree".into(),
+        detail: Some(detail),
+        hint: Some("Give start_at with either duration_minutes or end_at; the other is derived."),
+    }
+}
+
+/// Minutes between two instants, when it is a whole number of them.
+fn whole_minutes(start: i64, end: i64) -> Option<i16> {
+    let span = end.checked_sub(start)?;
+    (span % MICROS_PER_MINUTE == 0).then(|| i16::try_from(span / MICROS_PER_MINUTE).ok())?
+}
+
+/// Derives `end_at` from `duration_minutes` or the other way round, and checks the trainer.
+fn normalize(fired: &Fired) -> RuleResult<Outcome> {
+    let new = fired.new_row()?;
+    let mut edit = RowEdit::default();
+    let (Some(start), Some(duration)) =
+        (new.micros("start_at")?, new.get::<i16>("duration_minutes")?)
+    else {
+        return Ok(Outcome::Proceed); // NOT NULL reports it.
+    };
+    if start == i64::MAX || start == i64::MIN {
+        return Err(RuleError::invalid("a slot needs a finite start_at"));
+    }
+    let end = new.micros("end_at")?;
+    let end_given = match fired.op {
+        Op::Insert => end.is_some(),
+        _ => fired.changed("end_at")?,
+    };
+    let duration_given = match fired.op {
+        // 60 is also the column default: beside an explicit end_at it counts as not given.
+        Op::Insert => duration != DEFAULT_DURATION || !end_given,
+        _ => fired.changed("duration_minutes")?,
+    };
+    match (end_given, end) {
+        (true, Some(end)) => {
+            let derived = whole_minutes(start, end);
+            if duration_given && derived != Some(duration) {
+                return Err(invalid_duration(format!(
+                    "duration_minutes is {duration} but end_at is {} minutes after start_at",
+                    (end - start) / MICROS_PER_MINUTE
+                )));
+            }
+            match derived {
+                Some(minutes) => edit.set(new, "duration_minutes", Some(minutes))?,
+                None => {
+                    return Err(RuleError::invalid(
+                        "a slot lasts a whole number of minutes, from 30 to 240",
+                    ))
+                }
+            }
+        }
+        _ => edit.set_micros(
+            new,
+            "end_at",
+            start + i64::from(duration) * MICROS_PER_MINUTE,
+        )?,
+    }
+    if fired.changed("trainer_id")? {
+        let trainer = new.uuid("trainer_id")?;
+        if plans::one::<bool>(&TRAINER_IS_ACTIVE, &[trainer.into()])? == Some(false) {
+            return Err(RuleError::InvalidInput {
+                message: "a slot's trainer must be an active user with the trainer role".into(),
+                detail: Some(format!("User {trainer} is not an active trainer.")),
+                hint: None,
+            });
+        }
+    }
+    Ok(Outcome::Edit(edit))
+}
+
+/// BEFORE INSERT OR UPDATE on slots.
+#[pg_trigger]
+fn slots_normalize<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, normalize)
+}
+
+/// BEFORE UPDATE on slots: what the slot's bookings restrict.
+#[pg_trigger]
+fn slots_booking_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, |fired| {
+        let (old, new) = (fired.old_row()?, fired.new_row()?);
+        if !old.is_null("cancelled_at")? && fired.changed("cancelled_at")? {
+            return Err(RuleError::InvalidInput {
+                message: "a cancelled slot stays cancelled".into(),
+                detail: None,
+                hint: Some("Create a new slot instead."),
+            });
+        }
+        let moved = fired.changed("start_at")?
+            || fired.changed("end_at")?
+            || fired.changed("duration_minutes")?;
+        let capacity = new.get::<i16>("capacity")?.unwrap_or(0);
+        let shrunk = capacity < old.get::<i16>("capacity")?.unwrap_or(0);
+        if !moved && !shrunk {
+            return Ok(Outcome::Proceed);
+        }
+        // This UPDATE holds the slot's row lock, so no booking can be added while we count.
+        let reserved = plans::latest_i64(&RESERVED_IN_SLOT, new.uuid("id")?)?;
+        if moved && reserved > 0 {
+            return Err(RuleError::RestrictedByBookings {
+                what: format!(
+                    "a slot's times cannot change while it has reserved bookings ({reserved})"
+                ),
+                hint: "Cancel the slot and create a new one at the new time.",
+            });
+        }
+        if i64::from(capacity) < reserved {
+            return Err(RuleError::RestrictedByBookings {
+                what: format!("capacity cannot drop below the {reserved} places already reserved"),
+                hint: "Raise the capacity, or cancel bookings first.",
+            });
+        }
+        Ok(Outcome::Proceed)
+    })
+}
+
+/// BEFORE DELETE on slots: only a slot nobody ever booked may be deleted.
+#[pg_trigger]
+fn slots_delete_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, |fired| {
+        if plans::latest_i64(&ANY_BOOKING_IN_SLOT, fired.old_row()?.uuid("id")?)? > 0 {
+            return Err(RuleError::RestrictedByBookings {
+                what: "a slot with bookings cannot be deleted".into(),
+                hint: "Cancel it instead: UPDATE gym_booking.slots SET cancelled_at = now() WHERE id = ...",
+            });
+        }
+        Ok(Outcome::Proceed)
+    })
+}
+
+/// AFTER UPDATE on slots, when `cancelled_at` was just set: its reserved bookings are
+/// cancelled by the system, whatever the 60-minute window.
+#[pg_trigger]
+fn slots_cancel_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, |fired| {
+        let _system = SystemChange::begin();
+        plans::execute(
+            &CANCEL_RESERVED_BOOKINGS,
+            &[fired.new_row()?.uuid("id")?.into()],
+        )?;
+        Ok(Outcome::Proceed)
+    })
+}

@@ -1,0 +1,118 @@
+//! Accounts are soft-deleted: setting `deleted_at` (or `DELETE`) anonymizes the row for good,
+//! cancels the person's future bookings and, for a trainer, their future slots.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use super::{fire, Fired, Outcome, TriggerResult};
+use crate::errors::{RuleError, RuleResult};
+use crate::plans::{self, Sql};
+use crate::row::{now_micros, Row, RowEdit};
+use crate::system::SystemChange;
+
+/// What an anonymized account shows instead of a name.
+pub const ANONYMOUS_NAME: &str = "Anonymous user";
+
+/// Columns that identify a person: blanked on deletion, redacted in the activity log.
+pub const PII_COLUMNS: &[&str] = &[
+    "email",
+    "first_name",
+    "last_name",
+    "contact_email",
+    "contact_phone",
+    "preferences",
+];
+
+static SOFT_DELETE: Sql = Sql {
+    text: "UPDATE gym_booking.users SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
+    args: &[pg_sys::UUIDOID],
+};
+
+static CANCEL_FUTURE_BOOKINGS: Sql = Sql {
+    text: "UPDATE gym_booking.bookings AS b SET status = 'cancelled'
+             FROM gym_booking.slots AS s
+            WHERE b.user_id = $1 AND b.status = 'reserved' AND s.id = b.slot_id AND s.start_at > now()",
+    args: &[pg_sys::UUIDOID],
+};
+
+static CANCEL_FUTURE_SLOTS: Sql = Sql {
+    text: "UPDATE gym_booking.slots SET cancelled_at = now()
+            WHERE trainer_id = $1 AND cancelled_at IS NULL AND start_at > now()",
+    args: &[pg_sys::UUIDOID],
+};
+
+/// Blanks every personal field; the email becomes a unique address that cannot receive mail
+/// (RFC 2606 reserves `.invalid`), the password one no hash can match.
+fn anonymize(new: &Row, edit: &mut RowEdit) -> RuleResult<()> {
+    let id = new.uuid("id")?;
+    if new.is_null("deleted_at")? {
+        edit.set_micros(new, "deleted_at", now_micros())?;
+    }
+    edit.set(new, "is_anonymous", Some(true))?;
+    edit.set_text(
+        new,
+        "email",
+        Some(&format!("deleted-{id}@anonymized.invalid")),
+    )?;
+    edit.set_text(new, "password_hash", Some("!deleted"))?;
+    edit.set_text(new, "first_name", Some(ANONYMOUS_NAME))?;
+    edit.set_text(new, "last_name", None)?;
+    edit.set_text(new, "contact_email", None)?;
+    edit.set_text(new, "contact_phone", None)?;
+    edit.set_text(new, "preferences", Some("{}"))?;
+    Ok(())
+}
+
+fn soft_delete(fired: &Fired) -> RuleResult<Outcome> {
+    let new = fired.new_row()?;
+    let mut edit = RowEdit::default();
+    if let Some(old) = &fired.old {
+        if !old.is_null("deleted_at")? {
+            let changed = new
+                .columns()
+                .filter(|(_, attr)| attr.name() != "updated_at")
+                .any(|(n, attr)| !new.cell_at(n, attr).same(&old.cell_at(n, attr)));
+            if changed {
+                return Err(RuleError::InvalidInput {
+                    message: "a deleted account cannot be changed or restored".into(),
+                    detail: None,
+                    hint: Some("Deletion is final; the person can sign up again."),
+                });
+            }
+            return Ok(Outcome::Proceed);
+        }
+    }
+    let deleting = !new.is_null("deleted_at")? || new.get::<bool>("is_anonymous")? == Some(true);
+    if deleting {
+        anonymize(new, &mut edit)?;
+    }
+    Ok(Outcome::Edit(edit))
+}
+
+/// BEFORE INSERT OR UPDATE on users.
+#[pg_trigger]
+fn users_soft_delete<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, soft_delete)
+}
+
+/// BEFORE DELETE on users: the row stays, anonymized, so that bookings and history keep
+/// pointing at it.
+#[pg_trigger]
+fn users_delete_as_soft_delete<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, |fired| {
+        plans::execute(&SOFT_DELETE, &[fired.old_row()?.uuid("id")?.into()])?;
+        Ok(Outcome::Skip)
+    })
+}
+
+/// AFTER UPDATE on users, when `deleted_at` was just set.
+#[pg_trigger]
+fn users_soft_delete_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, |fired| {
+        let id = fired.new_row()?.uuid("id")?;
+        let _system = SystemChange::begin();
+        plans::execute(&CANCEL_FUTURE_BOOKINGS, &[id.into()])?;
+        plans::execute(&CANCEL_FUTURE_SLOTS, &[id.into()])?;
+        Ok(Outcome::Proceed)
+    })
+}
