@@ -16,6 +16,10 @@ mod system;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
+#[cfg(any(test, feature = "pg_test"))]
+mod rule_tests;
+#[cfg(any(test, feature = "pg_test"))]
+mod test_support;
 
 /// Required by `cargo pgrx test`; must be visible at the crate root.
 #[cfg(test)]

@@ -20,11 +20,14 @@ const SECRET_COLUMNS: &[&str] = &["password_hash"];
 /// Bookkeeping every change touches; on its own it is not worth a log row.
 const BOOKKEEPING_COLUMNS: &[&str] = &["updated_at"];
 
+// created_at is the clock's time, not the transaction's: entries of one transaction keep
+// their order.
 static RECORD: Sql = Sql {
     text: "INSERT INTO gym_booking.activity_logs
-               (entity_type, entity_id, action, changed_by, changed_by_role, changed_fields, metadata)
+               (entity_type, entity_id, action, changed_by, changed_by_role, changed_fields, metadata,
+                created_at)
            VALUES ($1::gym_booking.log_entity_type, $2, $3::gym_booking.log_action_type,
-                   $4, $5::gym_booking.user_role, $6, $7)",
+                   $4, $5::gym_booking.user_role, $6, $7, clock_timestamp())",
     args: &[
         pg_sys::TEXTOID,
         pg_sys::UUIDOID,

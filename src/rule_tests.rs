@@ -1,0 +1,757 @@
+//! The business rules inside one transaction: every rule's allowed and refused paths.
+//! `now()` is fixed within a test's transaction, so times are set relative to it.
+
+#[pgrx::pg_schema]
+mod tests {
+    use crate::test_support::{act_as, act_as_nobody, rows, run, sqlstate_of, value};
+    use pgrx::prelude::*;
+
+    const ADMIN: &str = "a0000000-0000-4000-8000-000000000001";
+    const TRAINER: &str = "a0000000-0000-4000-8000-000000000011";
+    const TRAINER2: &str = "a0000000-0000-4000-8000-000000000012";
+    const ATH1: &str = "a0000000-0000-4000-8000-000000000101";
+    const ATH2: &str = "a0000000-0000-4000-8000-000000000102";
+    const ATH3: &str = "a0000000-0000-4000-8000-000000000103";
+
+    fn people() {
+        run(&format!(
+            "INSERT INTO gym_booking.users (id, email, password_hash, first_name, last_name, role, contact_email, contact_phone)
+             VALUES ('{ADMIN}', 'admin@t.example', 'h', 'Ada', NULL, 'admin', NULL, NULL),
+                    ('{TRAINER}', 'tess@t.example', 'h', 'Tess', 'Strong', 'trainer', 'tess@t.example', NULL),
+                    ('{TRAINER2}', 'marco@t.example', 'h', 'Marco', NULL, 'trainer', NULL, '+1 555 0102'),
+                    ('{ATH1}', 'a1@t.example', 'h', 'Alex', 'Morgan', 'athlete', 'alex@home.example', '+1 555 0199'),
+                    ('{ATH2}', 'a2@t.example', 'h', 'Bea', NULL, 'athlete', NULL, NULL),
+                    ('{ATH3}', 'a3@t.example', 'h', 'Chen', NULL, 'athlete', NULL, NULL)"
+        ));
+    }
+
+    /// A slot of TRAINER starting `starts_in` from now (an interval literal).
+    fn slot(id: &str, starts_in: &str, capacity: i32) {
+        run(&format!(
+            "INSERT INTO gym_booking.slots (id, trainer_id, start_at, capacity)
+             VALUES ('{id}', '{TRAINER}', now() + interval '{starts_in}', {capacity})"
+        ));
+    }
+
+    /// A slot that has ended with a reserved booking of ATH1, loaded as a restore would load
+    /// it: with the rule triggers off (`session_replication_role = replica`).
+    fn ended_slot_with_booking(slot_id: &str, booking_id: &str) {
+        run("SET LOCAL session_replication_role = replica");
+        run(&format!(
+            "INSERT INTO gym_booking.slots (id, trainer_id, start_at, end_at, duration_minutes)
+             VALUES ('{slot_id}', '{TRAINER}', now() - interval '3 hours', now() - interval '2 hours', 60);
+             INSERT INTO gym_booking.bookings (id, slot_id, user_id) VALUES ('{booking_id}', '{slot_id}', '{ATH1}')"
+        ));
+        run("SET LOCAL session_replication_role = origin");
+    }
+
+    fn book(slot_id: &str, user: &str) -> String {
+        sqlstate_of(&format!(
+            "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ('{slot_id}', '{user}')"
+        ))
+    }
+
+    fn set_status(slot_id: &str, user: &str, status: &str) -> String {
+        sqlstate_of(&format!(
+            "UPDATE gym_booking.bookings SET status = '{status}'
+              WHERE slot_id = '{slot_id}' AND user_id = '{user}'"
+        ))
+    }
+
+    fn status(slot_id: &str, user: &str) -> String {
+        value(&format!(
+            "SELECT status::text || '/' || auto_processed FROM gym_booking.bookings
+              WHERE slot_id = '{slot_id}' AND user_id = '{user}'"
+        ))
+        .unwrap_or_default()
+    }
+
+    fn reserved(slot_id: &str) -> i64 {
+        Spi::get_one::<i64>(&format!(
+            "SELECT count(*) FROM gym_booking.bookings WHERE slot_id = '{slot_id}' AND status = 'reserved'"
+        ))
+        .unwrap()
+        .unwrap()
+    }
+
+    const S1: &str = "b0000000-0000-4000-8000-000000000001";
+    const S2: &str = "b0000000-0000-4000-8000-000000000002";
+    const B1: &str = "c0000000-0000-4000-8000-000000000001";
+
+    // --- bookings -------------------------------------------------------------------------
+
+    #[pg_test]
+    fn bookings_fill_a_slot_up_to_its_capacity() {
+        people();
+        slot(S1, "2 days", 2);
+        assert_eq!(book(S1, ATH1), "00000");
+        assert_eq!(book(S1, ATH2), "00000");
+        assert_eq!(book(S1, ATH3), "23P01", "a third booking of a 2-place slot");
+        assert_eq!(reserved(S1), 2);
+    }
+
+    #[pg_test]
+    fn booking_again_after_cancelling_reactivates_the_same_row() {
+        people();
+        slot(S1, "2 days", 1);
+        assert_eq!(book(S1, ATH1), "00000");
+        let id = value(&format!(
+            "SELECT id::text FROM gym_booking.bookings WHERE user_id = '{ATH1}'"
+        ));
+        assert_eq!(set_status(S1, ATH1, "cancelled"), "00000");
+        assert_eq!(
+            book(S1, ATH1),
+            "23505",
+            "a second row for the same athlete and slot"
+        );
+        assert_eq!(set_status(S1, ATH1, "reserved"), "00000");
+        let again = value(&format!(
+            "SELECT id::text FROM gym_booking.bookings WHERE user_id = '{ATH1}'"
+        ));
+        assert_eq!(id, again);
+        assert_eq!(status(S1, ATH1), "reserved/false");
+    }
+
+    #[pg_test]
+    fn reactivation_respects_capacity() {
+        people();
+        slot(S1, "2 days", 1);
+        assert_eq!(book(S1, ATH1), "00000");
+        assert_eq!(set_status(S1, ATH1, "cancelled"), "00000");
+        assert_eq!(book(S1, ATH2), "00000");
+        assert_eq!(set_status(S1, ATH1, "reserved"), "23P01");
+        assert_eq!(status(S1, ATH1), "cancelled/false");
+    }
+
+    #[pg_test]
+    fn cancelled_and_started_slots_cannot_be_booked() {
+        people();
+        slot(S1, "2 days", 3);
+        run(&format!(
+            "UPDATE gym_booking.slots SET cancelled_at = now() WHERE id = '{S1}'"
+        ));
+        assert_eq!(book(S1, ATH1), "23000");
+        slot(S2, "-10 minutes", 3);
+        assert_eq!(book(S2, ATH1), "23000");
+        assert_eq!(
+            book("b0000000-0000-4000-8000-00000000ffff", ATH1),
+            "23503",
+            "no such slot"
+        );
+    }
+
+    #[pg_test]
+    fn a_deleted_account_cannot_book() {
+        people();
+        slot(S1, "2 days", 3);
+        run(&format!(
+            "UPDATE gym_booking.users SET deleted_at = now() WHERE id = '{ATH1}'"
+        ));
+        assert_eq!(book(S1, ATH1), "23000");
+    }
+
+    #[pg_test]
+    fn athletes_cancel_until_sixty_minutes_before_the_start() {
+        people();
+        slot(S1, "61 minutes", 3);
+        slot(S2, "30 minutes", 3);
+        for s in [S1, S2] {
+            assert_eq!(book(s, ATH1), "00000");
+            assert_eq!(book(s, ATH2), "00000");
+        }
+        act_as(ATH1);
+        assert_eq!(
+            set_status(S1, ATH1, "cancelled"),
+            "00000",
+            "61 minutes ahead"
+        );
+        assert_eq!(
+            set_status(S2, ATH1, "cancelled"),
+            "27000",
+            "30 minutes ahead"
+        );
+        act_as_nobody();
+        assert_eq!(
+            set_status(S2, ATH2, "cancelled"),
+            "27000",
+            "no JWT: no exemption"
+        );
+        act_as(ADMIN);
+        assert_eq!(
+            set_status(S2, ATH2, "cancelled"),
+            "00000",
+            "an admin may, any time"
+        );
+        assert_eq!(status(S2, ATH1), "reserved/false");
+        assert_eq!(status(S2, ATH2), "cancelled/false");
+    }
+
+    #[pg_test]
+    fn completion_is_the_gyms_after_the_slot_ends_and_is_final() {
+        people();
+        ended_slot_with_booking(S1, B1);
+        slot(S2, "2 days", 3);
+        assert_eq!(book(S2, ATH1), "00000");
+
+        act_as(ATH1);
+        assert_eq!(
+            set_status(S1, ATH1, "completed"),
+            "42501",
+            "no self-completion"
+        );
+        act_as(ADMIN);
+        assert_eq!(
+            set_status(S2, ATH1, "completed"),
+            "22023",
+            "the slot has not ended"
+        );
+        assert_eq!(set_status(S1, ATH1, "completed"), "00000");
+        assert_eq!(status(S1, ATH1), "completed/false");
+        assert_eq!(
+            set_status(S1, ATH1, "reserved"),
+            "22023",
+            "completed is final"
+        );
+        assert_eq!(
+            set_status(S1, ATH1, "cancelled"),
+            "22023",
+            "completed is final"
+        );
+
+        assert_eq!(set_status(S2, ATH1, "cancelled"), "00000");
+        assert_eq!(
+            set_status(S2, ATH1, "completed"),
+            "22023",
+            "cancelled -> completed"
+        );
+    }
+
+    #[pg_test]
+    fn a_booking_keeps_its_slot_and_athlete() {
+        people();
+        slot(S1, "2 days", 3);
+        slot(S2, "3 days", 3);
+        assert_eq!(book(S1, ATH1), "00000");
+        let moved = sqlstate_of(&format!(
+            "UPDATE gym_booking.bookings SET slot_id = '{S2}' WHERE user_id = '{ATH1}'"
+        ));
+        assert_eq!(moved, "22023");
+        let handed = sqlstate_of(&format!(
+            "UPDATE gym_booking.bookings SET user_id = '{ATH2}' WHERE user_id = '{ATH1}'"
+        ));
+        assert_eq!(handed, "22023");
+    }
+
+    #[pg_test]
+    fn clients_cannot_set_the_status_bookkeeping() {
+        people();
+        slot(S1, "2 days", 3);
+        run(&format!(
+            "INSERT INTO gym_booking.bookings (slot_id, user_id, auto_processed, status_changed_at)
+             VALUES ('{S1}', '{ATH1}', true, '2001-01-01')"
+        ));
+        let forged = format!(
+            "SELECT auto_processed::text || '/' || (status_changed_at = now())
+               FROM gym_booking.bookings WHERE user_id = '{ATH1}'"
+        );
+        assert_eq!(value(&forged).as_deref(), Some("false/true"));
+        run(&format!(
+            "UPDATE gym_booking.bookings SET auto_processed = true, status_changed_at = '2001-01-01'
+              WHERE user_id = '{ATH1}'"
+        ));
+        assert_eq!(value(&forged).as_deref(), Some("false/true"));
+        let not_reserved = format!(
+            "INSERT INTO gym_booking.bookings (slot_id, user_id, status) VALUES ('{S1}', '{ATH2}', 'completed')"
+        );
+        assert_eq!(sqlstate_of(&not_reserved), "22023");
+    }
+
+    #[pg_test]
+    fn every_status_change_has_one_history_row() {
+        people();
+        slot(S1, "2 days", 3);
+        act_as(ATH1);
+        assert_eq!(book(S1, ATH1), "00000");
+        assert_eq!(set_status(S1, ATH1, "cancelled"), "00000");
+        assert_eq!(set_status(S1, ATH1, "reserved"), "00000");
+        assert_eq!(
+            set_status(S1, ATH1, "reserved"),
+            "00000",
+            "no change, no row"
+        );
+        assert_eq!(set_status(S1, ATH1, "cancelled"), "00000");
+        let history = rows(&format!(
+            "SELECT previous_status::text, current_status::text, h.changed_by::text, h.auto_processed::text
+               FROM gym_booking.booking_status_history h
+               JOIN gym_booking.bookings b ON b.id = h.booking_id
+              WHERE b.user_id = '{ATH1}' ORDER BY h.id"
+        ));
+        let row = |from: &str, to: &str| {
+            vec![
+                from.to_string(),
+                to.to_string(),
+                ATH1.to_string(),
+                "false".to_string(),
+            ]
+        };
+        assert_eq!(
+            history,
+            vec![
+                row("reserved", "cancelled"),
+                row("cancelled", "reserved"),
+                row("reserved", "cancelled")
+            ]
+        );
+    }
+
+    #[pg_test]
+    fn bookings_are_never_deleted() {
+        people();
+        slot(S1, "2 days", 3);
+        assert_eq!(book(S1, ATH1), "00000");
+        assert_eq!(sqlstate_of("DELETE FROM gym_booking.bookings"), "23001");
+        assert_eq!(reserved(S1), 1);
+    }
+
+    // --- slots ----------------------------------------------------------------------------
+
+    fn slot_shape(id: &str) -> String {
+        value(&format!(
+            "SELECT duration_minutes || ' min, ends ' || (end_at - start_at)::text
+               FROM gym_booking.slots WHERE id = '{id}'"
+        ))
+        .unwrap_or_default()
+    }
+
+    #[pg_test]
+    fn duration_and_end_at_always_agree() {
+        people();
+        let insert = |id: &str, extra_cols: &str, extra_vals: &str| {
+            sqlstate_of(&format!(
+                "INSERT INTO gym_booking.slots (id, trainer_id, start_at{extra_cols})
+                 VALUES ('{id}', '{TRAINER}', '2030-01-07 09:00+00'{extra_vals})"
+            ))
+        };
+        let ids: Vec<String> = (1..=6)
+            .map(|i| format!("b0000000-0000-4000-8000-00000000010{i}"))
+            .collect();
+        assert_eq!(insert(&ids[0], "", ""), "00000");
+        assert_eq!(
+            slot_shape(&ids[0]),
+            "60 min, ends 01:00:00",
+            "neither given: 60 minutes"
+        );
+        assert_eq!(insert(&ids[1], ", duration_minutes", ", 90"), "00000");
+        assert_eq!(slot_shape(&ids[1]), "90 min, ends 01:30:00");
+        assert_eq!(
+            insert(&ids[2], ", end_at", ", '2030-01-07 11:00+00'"),
+            "00000"
+        );
+        assert_eq!(slot_shape(&ids[2]), "120 min, ends 02:00:00");
+        assert_eq!(
+            insert(
+                &ids[3],
+                ", end_at, duration_minutes",
+                ", '2030-01-07 09:45+00', 45"
+            ),
+            "00000"
+        );
+        assert_eq!(
+            insert(
+                &ids[4],
+                ", end_at, duration_minutes",
+                ", '2030-01-07 09:45+00', 90"
+            ),
+            "22023"
+        );
+        assert_eq!(
+            insert(&ids[5], ", end_at", ", '2030-01-07 09:45:30+00'"),
+            "22023",
+            "not whole minutes"
+        );
+        assert_eq!(
+            insert(&ids[5], ", duration_minutes", ", 300"),
+            "23514",
+            "longer than 240"
+        );
+
+        // Moving the start keeps the duration; changing either of the others derives the other.
+        run(&format!(
+            "UPDATE gym_booking.slots SET start_at = start_at + interval '1 day' WHERE id = '{}'",
+            ids[1]
+        ));
+        assert_eq!(slot_shape(&ids[1]), "90 min, ends 01:30:00");
+        run(&format!(
+            "UPDATE gym_booking.slots SET duration_minutes = 30 WHERE id = '{}'",
+            ids[1]
+        ));
+        assert_eq!(slot_shape(&ids[1]), "30 min, ends 00:30:00");
+        run(&format!("UPDATE gym_booking.slots SET end_at = start_at + interval '40 minutes' WHERE id = '{}'", ids[1]));
+        assert_eq!(slot_shape(&ids[1]), "40 min, ends 00:40:00");
+    }
+
+    #[pg_test]
+    fn a_slots_trainer_is_an_active_trainer() {
+        people();
+        let with_trainer = |trainer: &str| {
+            sqlstate_of(&format!(
+                "INSERT INTO gym_booking.slots (trainer_id, start_at) VALUES ('{trainer}', now() + interval '1 day')"
+            ))
+        };
+        assert_eq!(with_trainer(TRAINER), "00000");
+        assert_eq!(with_trainer(ATH1), "22023", "an athlete");
+        assert_eq!(with_trainer(ADMIN), "22023", "an admin");
+        run(&format!(
+            "UPDATE gym_booking.users SET deleted_at = now() WHERE id = '{TRAINER2}'"
+        ));
+        assert_eq!(with_trainer(TRAINER2), "22023", "a deleted trainer");
+        slot(S1, "2 days", 2);
+        let hand_over = |to: &str| {
+            sqlstate_of(&format!(
+                "UPDATE gym_booking.slots SET trainer_id = '{to}' WHERE id = '{S1}'"
+            ))
+        };
+        assert_eq!(hand_over(ATH2), "22023");
+    }
+
+    #[pg_test]
+    fn reserved_bookings_fix_a_slots_times_and_floor_its_capacity() {
+        people();
+        slot(S1, "2 days", 3);
+        assert_eq!(book(S1, ATH1), "00000");
+        assert_eq!(book(S1, ATH2), "00000");
+        let update = |set: &str| {
+            sqlstate_of(&format!(
+                "UPDATE gym_booking.slots SET {set} WHERE id = '{S1}'"
+            ))
+        };
+        assert_eq!(update("capacity = 2"), "00000");
+        assert_eq!(update("capacity = 1"), "23001");
+        assert_eq!(update("start_at = start_at + interval '1 hour'"), "23001");
+        assert_eq!(update("duration_minutes = 90"), "23001");
+        assert_eq!(update("notes = 'bring water'"), "00000");
+        assert_eq!(set_status(S1, ATH1, "cancelled"), "00000");
+        assert_eq!(set_status(S1, ATH2, "cancelled"), "00000");
+        assert_eq!(
+            update("start_at = start_at + interval '1 hour'"),
+            "00000",
+            "no reserved booking left"
+        );
+        assert_eq!(update("capacity = 1"), "00000");
+    }
+
+    #[pg_test]
+    fn cancelling_a_slot_cancels_its_bookings_in_any_window() {
+        people();
+        slot(S1, "30 minutes", 3);
+        assert_eq!(book(S1, ATH1), "00000");
+        assert_eq!(book(S1, ATH2), "00000");
+        assert_eq!(set_status(S1, ATH2, "cancelled"), "27000");
+        act_as(TRAINER);
+        run(&format!(
+            "UPDATE gym_booking.slots SET cancelled_at = now() WHERE id = '{S1}'"
+        ));
+        assert_eq!(status(S1, ATH1), "cancelled/true");
+        assert_eq!(status(S1, ATH2), "cancelled/true");
+        let history = value(&format!(
+            "SELECT string_agg(previous_status || '>' || current_status || ':' || h.auto_processed || ':' || (changed_by = '{TRAINER}'), ',')
+               FROM gym_booking.booking_status_history h JOIN gym_booking.bookings b ON b.id = h.booking_id
+              WHERE b.slot_id = '{S1}'"
+        ));
+        assert_eq!(
+            history.as_deref(),
+            Some("reserved>cancelled:true:true,reserved>cancelled:true:true")
+        );
+        let logged = value(&format!(
+            "SELECT string_agg(DISTINCT l.action::text, ',') FROM gym_booking.activity_logs l
+               JOIN gym_booking.bookings b ON b.id = l.entity_id
+              WHERE b.slot_id = '{S1}' AND l.action <> 'create'"
+        ));
+        assert_eq!(logged.as_deref(), Some("status_auto_update"));
+    }
+
+    #[pg_test]
+    fn a_cancelled_slot_stays_cancelled() {
+        people();
+        slot(S1, "2 days", 3);
+        run(&format!(
+            "UPDATE gym_booking.slots SET cancelled_at = now() WHERE id = '{S1}'"
+        ));
+        let reopen = format!("UPDATE gym_booking.slots SET cancelled_at = NULL WHERE id = '{S1}'");
+        assert_eq!(sqlstate_of(&reopen), "22023");
+    }
+
+    #[pg_test]
+    fn a_slot_with_any_booking_is_cancelled_not_deleted() {
+        people();
+        slot(S1, "2 days", 3);
+        slot(S2, "2 days", 3);
+        assert_eq!(book(S1, ATH1), "00000");
+        assert_eq!(set_status(S1, ATH1, "cancelled"), "00000");
+        let delete =
+            |id: &str| sqlstate_of(&format!("DELETE FROM gym_booking.slots WHERE id = '{id}'"));
+        assert_eq!(
+            delete(S1),
+            "23001",
+            "even a cancelled booking keeps the slot"
+        );
+        assert_eq!(delete(S2), "00000", "never booked");
+    }
+
+    // --- users ----------------------------------------------------------------------------
+
+    fn user_summary(id: &str) -> String {
+        value(&format!(
+            "SELECT concat_ws('|', email, first_name, coalesce(last_name, '-'), coalesce(contact_email, '-'),
+                              coalesce(contact_phone, '-'), preferences, password_hash, is_anonymous, deleted_at IS NOT NULL)
+               FROM gym_booking.users WHERE id = '{id}'"
+        ))
+        .unwrap_or_default()
+    }
+
+    #[pg_test]
+    fn deleting_an_account_anonymizes_it_for_good() {
+        people();
+        run(&format!(
+            "UPDATE gym_booking.users SET preferences = '{{\"lang\": \"fr\"}}' WHERE id = '{ATH1}'"
+        ));
+        run(&format!(
+            "UPDATE gym_booking.users SET deleted_at = now() WHERE id = '{ATH1}'"
+        ));
+        assert_eq!(
+            user_summary(ATH1),
+            format!(
+                "deleted-{ATH1}@anonymized.invalid|Anonymous user|-|-|-|{{}}|!deleted|t|t"
+            )
+        );
+        let update = |set: &str| {
+            sqlstate_of(&format!(
+                "UPDATE gym_booking.users SET {set} WHERE id = '{ATH1}'"
+            ))
+        };
+        assert_eq!(
+            update("deleted_at = NULL, is_anonymous = false"),
+            "22023",
+            "no undo"
+        );
+        assert_eq!(update("first_name = 'Alex'"), "22023");
+        assert_eq!(
+            update("updated_at = now()"),
+            "00000",
+            "touching nothing is fine"
+        );
+        // Setting is_anonymous alone is the same deletion.
+        run(&format!(
+            "UPDATE gym_booking.users SET is_anonymous = true WHERE id = '{ATH2}'"
+        ));
+        assert!(user_summary(ATH2).ends_with("|t|t"));
+    }
+
+    #[pg_test]
+    fn delete_on_users_is_the_soft_delete() {
+        people();
+        slot(S1, "2 days", 3);
+        assert_eq!(book(S1, ATH1), "00000");
+        run(&format!(
+            "DELETE FROM gym_booking.users WHERE id = '{ATH1}'"
+        ));
+        assert_eq!(
+            user_summary(ATH1),
+            format!(
+                "deleted-{ATH1}@anonymized.invalid|Anonymous user|-|-|-|{{}}|!deleted|t|t"
+            )
+        );
+        assert_eq!(
+            status(S1, ATH1),
+            "cancelled/true",
+            "the booking stays, cancelled"
+        );
+        run(&format!(
+            "DELETE FROM gym_booking.users WHERE id = '{ATH1}'"
+        ));
+        assert_eq!(
+            value(&format!(
+                "SELECT count(*)::text FROM gym_booking.users WHERE id = '{ATH1}'"
+            ))
+            .as_deref(),
+            Some("1")
+        );
+    }
+
+    #[pg_test]
+    fn deletion_cancels_future_bookings_and_keeps_the_past() {
+        people();
+        ended_slot_with_booking(S1, B1);
+        slot(S2, "30 minutes", 3);
+        assert_eq!(book(S2, ATH1), "00000");
+        run(&format!(
+            "UPDATE gym_booking.users SET deleted_at = now() WHERE id = '{ATH1}'"
+        ));
+        assert_eq!(
+            status(S1, ATH1),
+            "reserved/false",
+            "the past stays as it was"
+        );
+        assert_eq!(
+            status(S2, ATH1),
+            "cancelled/true",
+            "the future is cancelled, window or not"
+        );
+    }
+
+    #[pg_test]
+    fn a_deleted_trainers_future_slots_are_cancelled() {
+        people();
+        slot(S1, "2 days", 3);
+        ended_slot_with_booking(S2, B1);
+        assert_eq!(book(S1, ATH2), "00000");
+        run(&format!(
+            "DELETE FROM gym_booking.users WHERE id = '{TRAINER}'"
+        ));
+        let cancelled = |id: &str| {
+            value(&format!(
+                "SELECT (cancelled_at IS NOT NULL)::text FROM gym_booking.slots WHERE id = '{id}'"
+            ))
+        };
+        assert_eq!(cancelled(S1).as_deref(), Some("true"));
+        assert_eq!(cancelled(S2).as_deref(), Some("false"), "past slots stay");
+        assert_eq!(status(S1, ATH2), "cancelled/true");
+    }
+
+    #[pg_test]
+    fn the_trainer_directory_follows_users() {
+        people();
+        let directory = || {
+            rows("SELECT trainer_id::text, display_name, coalesce(contact_email::text, '-'), coalesce(contact_phone, '-') FROM gym_booking.trainer_directory ORDER BY display_name")
+        };
+        let entry = |id: &str, name: &str, email: &str, phone: &str| {
+            vec![
+                id.to_string(),
+                name.to_string(),
+                email.to_string(),
+                phone.to_string(),
+            ]
+        };
+        assert_eq!(
+            directory(),
+            vec![
+                entry(TRAINER2, "Marco", "-", "+1 555 0102"),
+                entry(TRAINER, "Tess Strong", "tess@t.example", "-")
+            ]
+        );
+        run(&format!(
+            "UPDATE gym_booking.users SET last_name = 'Ruiz' WHERE id = '{TRAINER2}'"
+        ));
+        run(&format!("UPDATE gym_booking.users SET role = 'trainer', contact_phone = '+1 555 0103' WHERE id = '{ATH3}'"));
+        run(&format!(
+            "UPDATE gym_booking.users SET role = 'admin' WHERE id = '{TRAINER}'"
+        ));
+        assert_eq!(
+            directory(),
+            vec![
+                entry(ATH3, "Chen", "-", "+1 555 0103"),
+                entry(TRAINER2, "Marco Ruiz", "-", "+1 555 0102")
+            ]
+        );
+        run(&format!(
+            "DELETE FROM gym_booking.users WHERE id = '{TRAINER2}'"
+        ));
+        assert_eq!(directory(), vec![entry(ATH3, "Chen", "-", "+1 555 0103")]);
+    }
+
+    // --- activity log ---------------------------------------------------------------------
+
+    fn log_of(id: &str) -> Vec<Vec<String>> {
+        rows(&format!(
+            "SELECT action::text, changed_fields::text, coalesce(changed_by::text, '-'), coalesce(changed_by_role::text, '-')
+               FROM gym_booking.activity_logs WHERE entity_id = '{id}' ORDER BY created_at, id"
+        ))
+    }
+
+    #[pg_test]
+    fn the_log_holds_only_what_changed_and_who_changed_it() {
+        people();
+        act_as(TRAINER);
+        slot(S1, "2 days", 3);
+        run(&format!(
+            "UPDATE gym_booking.slots SET notes = 'bring water', capacity = 4 WHERE id = '{S1}'"
+        ));
+        run(&format!(
+            "UPDATE gym_booking.slots SET notes = 'bring water' WHERE id = '{S1}'"
+        ));
+        run(&format!("DELETE FROM gym_booking.slots WHERE id = '{S1}'"));
+        let log = log_of(S1);
+        assert_eq!(
+            log.len(),
+            3,
+            "create, update, delete; the no-op update wrote nothing: {log:?}"
+        );
+        assert_eq!(log[0][0], "create");
+        assert_eq!(log[1][0..2], [
+            "update".to_string(),
+            r#"{"notes": {"new": "bring water", "old": null}, "capacity": {"new": 4, "old": 3}}"#.to_string(),
+        ]);
+        assert_eq!(log[2][0], "delete");
+        for entry in &log {
+            assert_eq!(entry[2..], [TRAINER.to_string(), "trainer".to_string()]);
+        }
+    }
+
+    #[pg_test]
+    fn personal_data_is_redacted_and_passwords_never_logged() {
+        people();
+        run(&format!(
+            "UPDATE gym_booking.users SET password_hash = 'new-hash' WHERE id = '{ATH1}'"
+        ));
+        run(&format!("UPDATE gym_booking.users SET contact_phone = '+1 555 0000', password_hash = 'x2' WHERE id = '{ATH1}'"));
+        let log = log_of(ATH1);
+        assert_eq!(
+            log.len(),
+            2,
+            "a password change alone is not logged: {log:?}"
+        );
+        assert_eq!(
+            log[1][1],
+            r#"{"contact_phone": {"new": "[redacted]", "old": "[redacted]"}}"#
+        );
+        let leaks = value(&format!(
+            "SELECT count(*)::text FROM gym_booking.activity_logs
+              WHERE changed_fields::text ~ '(password_hash|new-hash|x2|a1@t.example|Alex|Morgan|555 0199|alex@home)'"
+        ));
+        assert_eq!(leaks.as_deref(), Some("0"));
+    }
+
+    #[pg_test]
+    fn updated_at_moves_and_created_at_does_not() {
+        people();
+        slot(S1, "2 days", 3);
+        run(&format!(
+            "UPDATE gym_booking.slots SET created_at = '2001-01-01', updated_at = '2001-01-01', notes = 'x' WHERE id = '{S1}'"
+        ));
+        let stamps = value(&format!(
+            "SELECT (created_at = now())::text || '/' || (updated_at = now()) FROM gym_booking.slots WHERE id = '{S1}'"
+        ));
+        assert_eq!(stamps.as_deref(), Some("true/true"));
+    }
+
+    // --- identity -------------------------------------------------------------------------
+
+    #[pg_test]
+    fn current_user_id_reads_the_jwt_claims() {
+        let id = || value("SELECT coalesce(gym_booking.current_user_id()::text, 'NULL')").unwrap();
+        assert_eq!(id(), "NULL");
+        act_as(ATH1);
+        assert_eq!(id(), ATH1);
+        run("SELECT set_config('request.jwt.claims', '{\"sub\": \"\"}', true)");
+        assert_eq!(id(), "NULL", "an empty sub is no one");
+        run("SELECT set_config('request.jwt.claims', '{\"role\": \"anon\"}', true)");
+        assert_eq!(id(), "NULL");
+        run("SELECT set_config('request.jwt.claim.sub', 'A0000000-0000-4000-8000-000000000102', true)");
+        assert_eq!(id(), ATH2, "the older per-claim setting, in any case");
+        run("SELECT set_config('request.jwt.claim.sub', '', true)");
+        run("SELECT set_config('request.jwt.claims', '{\"sub\": \"not-a-uuid\"}', true)");
+        assert_eq!(sqlstate_of("SELECT gym_booking.current_user_id()"), "22P02");
+        run("SELECT set_config('request.jwt.claims', '{not json', true)");
+        assert_eq!(sqlstate_of("SELECT gym_booking.current_user_id()"), "22P02");
+    }
+}
