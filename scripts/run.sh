@@ -65,8 +65,8 @@ Try:
       FROM gym_booking.bookings b JOIN gym_booking.slots s ON s.id = b.slot_id
      WHERE b.user_id = '00000000-0000-4000-a000-000000000101' ORDER BY s.start_at;
 
-    -- the schema, described
-    \\dt+ gym_booking.*
+    -- the public trainer directory, kept in step by trigger
+    SELECT display_name, contact_email, contact_phone FROM gym_booking.trainer_directory;
 
 Stop the server: sudo -u $PG_OS_USER $PG_BIN/pg_ctl -D $dir/data stop
 Start afresh:    bash scripts/run.sh --reset

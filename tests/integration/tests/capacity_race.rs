@@ -27,7 +27,7 @@ const SESSIONS: usize = 32;
 /// Capacities raced for: the smallest, small ones and the largest the schema allows.
 const CAPACITIES: [i32; 4] = [1, 2, 5, 20];
 /// Rounds per capacity (and per isolation level), each on a fresh slot.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 12;
 
 const BOOK: &str = "INSERT INTO gym_booking.bookings (slot_id, user_id)
                     VALUES ($1::text::uuid, $2::text::uuid)";
@@ -379,7 +379,7 @@ fn book_at(
 /// Athletes churning on one slot of capacity 3.
 const CHURN_CAPACITY: i32 = 3;
 const CHURN_ATHLETES: usize = 12;
-const CHURN_ITERATIONS: usize = 40;
+const CHURN_ITERATIONS: usize = 100;
 
 const CANCEL: &str =
     "UPDATE gym_booking.bookings SET status = 'cancelled' WHERE id = $1::text::uuid";
