@@ -26,7 +26,9 @@ mkdir -p "$pgrx_data"
 if is_root; then chown "$PG_OS_USER" "$pgrx_data"; runas=(--runas "$PG_OS_USER"); else runas=(); fi
 log="$state/test-run.log"
 : >"$log"
-cargo pgrx test pg15 "${runas[@]}" --pgdata "$pgrx_data" 2>&1 | tee -a "$log"
+# One test at a time: the tests share fixed ids, and parallel transactions inserting the
+# same keys wait on (and can deadlock with) each other.
+RUST_TEST_THREADS=1 cargo pgrx test pg15 "${runas[@]}" --pgdata "$pgrx_data" 2>&1 | tee -a "$log"
 
 say "installing the extension (as released, without test functions)"
 install_flags=(--pg-config "$PG_CONFIG")

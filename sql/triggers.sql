@@ -67,3 +67,15 @@ CREATE TRIGGER booking_status_history_tg
 CREATE TRIGGER trainer_directory_updated_at_tg
     BEFORE UPDATE ON trainer_directory
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+
+-- records are kept ----------------------------------------------------------------------
+CREATE TRIGGER users_truncate_guard_tg
+    BEFORE TRUNCATE ON users FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+CREATE TRIGGER slots_truncate_guard_tg
+    BEFORE TRUNCATE ON slots FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+CREATE TRIGGER bookings_truncate_guard_tg
+    BEFORE TRUNCATE ON bookings FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+CREATE TRIGGER booking_status_history_truncate_guard_tg
+    BEFORE TRUNCATE ON booking_status_history FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+CREATE TRIGGER activity_logs_truncate_guard_tg
+    BEFORE TRUNCATE ON activity_logs FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();

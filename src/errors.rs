@@ -22,9 +22,10 @@ pub enum RuleError {
     #[error("this slot cannot be booked: {reason}")]
     NotBookable { reason: &'static str },
 
-    /// 23001: a change that the slot's bookings restrict (delete, shrink, move).
+    /// 23001: a change that rows depending on this one restrict (a slot's bookings, a
+    /// trainer's slots), or a removal of what is kept for good.
     #[error("{what}")]
-    RestrictedByBookings { what: String, hint: &'static str },
+    Restricted { what: String, hint: &'static str },
 
     /// 22023: a value or a change that is not valid, whoever asks.
     #[error("{message}")]
@@ -72,7 +73,7 @@ impl RuleError {
             RuleError::SlotFull { .. } => ERRCODE_EXCLUSION_VIOLATION,
             RuleError::TooLateToCancel { .. } => ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION,
             RuleError::NotBookable { .. } => ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION,
-            RuleError::RestrictedByBookings { .. } => ERRCODE_RESTRICT_VIOLATION,
+            RuleError::Restricted { .. } => ERRCODE_RESTRICT_VIOLATION,
             RuleError::InvalidInput { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             RuleError::NotAllowed { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
             RuleError::BadClaims(_) => ERRCODE_INVALID_TEXT_REPRESENTATION,
@@ -98,13 +99,16 @@ impl From<RuleError> for ErrorReport {
         let report = ErrorReport::new(e.sqlstate(), e.to_string(), "gym_booking");
         match e {
             RuleError::SlotFull { capacity } => report
-                .set_detail(format!("All {capacity} places are reserved."))
+                .set_detail(match capacity {
+                    1 => "Its one place is reserved.".to_string(),
+                    n => format!("All {n} places are reserved."),
+                })
                 .set_hint("Choose another slot, or try again if someone cancels."),
             RuleError::TooLateToCancel { start_at } => report
                 .set_detail(format!("The slot starts at {start_at}."))
                 .set_hint("Ask the gym: an admin can still cancel it."),
             RuleError::NotBookable { .. } => report,
-            RuleError::RestrictedByBookings { hint, .. } => report.set_hint(hint),
+            RuleError::Restricted { hint, .. } => report.set_hint(hint),
             RuleError::InvalidInput { detail, hint, .. } => {
                 let report = match detail {
                     Some(d) => report.set_detail(d),

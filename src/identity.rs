@@ -91,21 +91,25 @@ static ACTOR: Sql = Sql {
 pub struct Actor {
     /// The caller's users row, when the JWT names one (deleted or not).
     pub user_id: Option<pgrx::Uuid>,
-    /// The app role of an active caller.
+    /// The caller's app role (also when their account has just been deleted).
     pub role: Option<String>,
+    /// The caller's account is not deleted.
+    pub active: bool,
     /// The request runs as `service_role` (or a role that is a member of it).
     pub service_role: bool,
 }
 
 impl Actor {
     pub fn current() -> RuleResult<Actor> {
+        let nobody = |service_role| Actor {
+            user_id: None,
+            role: None,
+            active: false,
+            service_role,
+        };
         let service_role = outer_role_is(c"service_role");
         let Some(id) = claimed_user_id()? else {
-            return Ok(Actor {
-                user_id: None,
-                role: None,
-                service_role,
-            });
+            return Ok(nobody(service_role));
         };
         let found = plans::run(&ACTOR, &[id.into()], |table| {
             if table.is_empty() {
@@ -116,14 +120,11 @@ impl Actor {
         })?;
         Ok(match found {
             // A token for an account not (yet) in users names no one the rules know.
-            None => Actor {
-                user_id: None,
-                role: None,
-                service_role,
-            },
+            None => nobody(service_role),
             Some((role, active)) => Actor {
                 user_id: Some(id),
-                role: role.filter(|_| active == Some(true)),
+                role,
+                active: active == Some(true),
                 service_role,
             },
         })
@@ -131,6 +132,6 @@ impl Actor {
 
     /// Acts for the gym: an app admin, or the service role.
     pub fn is_admin(&self) -> bool {
-        self.service_role || self.role.as_deref() == Some("admin")
+        self.service_role || (self.active && self.role.as_deref() == Some("admin"))
     }
 }

@@ -138,6 +138,11 @@ impl Cell {
             pg_sys::JSONBOID | pg_sys::JSONOID => {
                 serde_json::from_str(&text).unwrap_or(Value::String(text))
             }
+            // ISO 8601 in UTC, whatever the writer's DateStyle and TimeZone.
+            pg_sys::TIMESTAMPTZOID => self
+                .datum
+                .map(|d| Value::String(iso_utc(d.value() as i64)))
+                .unwrap_or(Value::Null),
             _ => Value::String(text),
         }
     }
@@ -259,3 +264,36 @@ pub fn now_micros() -> i64 {
 }
 
 pub const MICROS_PER_MINUTE: i64 = 60_000_000;
+
+/// A timestamptz (microseconds since 2000-01-01 UTC) as ISO 8601 in UTC.
+pub fn iso_utc(micros: i64) -> String {
+    match micros {
+        i64::MAX => return "infinity".into(),
+        i64::MIN => return "-infinity".into(),
+        _ => {}
+    }
+    const MICROS_PER_DAY: i64 = 86_400_000_000;
+    let (days, micros_of_day) = (
+        micros.div_euclid(MICROS_PER_DAY),
+        micros.rem_euclid(MICROS_PER_DAY),
+    );
+    // Days since 2000-01-01 to a civil date (Howard Hinnant's days_from_civil, inverted).
+    let z = days + 10_957 + 719_468; // 2000-01-01 is day 10957 of the Unix epoch
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = micros_of_day / 1_000_000;
+    let frac = micros_of_day % 1_000_000;
+    let time = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    let frac = if frac == 0 {
+        String::new()
+    } else {
+        format!(".{frac:06}")
+    };
+    format!("{year:04}-{month:02}-{day:02}T{time}{frac}Z")
+}

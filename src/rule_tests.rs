@@ -520,9 +520,7 @@ mod tests {
         ));
         assert_eq!(
             user_summary(ATH1),
-            format!(
-                "deleted-{ATH1}@anonymized.invalid|Anonymous user|-|-|-|{{}}|!deleted|t|t"
-            )
+            format!("deleted-{ATH1}@anonymized.invalid|Anonymous user|-|-|-|{{}}|!deleted|t|t")
         );
         let update = |set: &str| {
             sqlstate_of(&format!(
@@ -557,9 +555,7 @@ mod tests {
         ));
         assert_eq!(
             user_summary(ATH1),
-            format!(
-                "deleted-{ATH1}@anonymized.invalid|Anonymous user|-|-|-|{{}}|!deleted|t|t"
-            )
+            format!("deleted-{ATH1}@anonymized.invalid|Anonymous user|-|-|-|{{}}|!deleted|t|t")
         );
         assert_eq!(
             status(S1, ATH1),
@@ -705,14 +701,10 @@ mod tests {
         ));
         run(&format!("UPDATE gym_booking.users SET contact_phone = '+1 555 0000', password_hash = 'x2' WHERE id = '{ATH1}'"));
         let log = log_of(ATH1);
+        assert_eq!(log.len(), 3, "{log:?}");
         assert_eq!(
-            log.len(),
-            2,
-            "a password change alone is not logged: {log:?}"
-        );
-        assert_eq!(
-            log[1][1],
-            r#"{"contact_phone": {"new": "[redacted]", "old": "[redacted]"}}"#
+            log[2][1],
+            r#"{"password": "[redacted]", "contact_phone": {"new": "[redacted]", "old": "[redacted]"}}"#
         );
         let leaks = value(&format!(
             "SELECT count(*)::text FROM gym_booking.activity_logs
@@ -753,5 +745,95 @@ mod tests {
         assert_eq!(sqlstate_of("SELECT gym_booking.current_user_id()"), "22P02");
         run("SELECT set_config('request.jwt.claims', '{not json', true)");
         assert_eq!(sqlstate_of("SELECT gym_booking.current_user_id()"), "22P02");
+    }
+
+    #[pg_test]
+    fn a_trainer_with_upcoming_slots_stays_a_trainer() {
+        people();
+        slot(S1, "2 days", 3);
+        let demote =
+            format!("UPDATE gym_booking.users SET role = 'athlete' WHERE id = '{TRAINER}'");
+        assert_eq!(sqlstate_of(&demote), "23001");
+        run(&format!(
+            "UPDATE gym_booking.slots SET cancelled_at = now() WHERE id = '{S1}'"
+        ));
+        assert_eq!(sqlstate_of(&demote), "00000");
+    }
+
+    #[pg_test]
+    fn records_are_not_truncated() {
+        people();
+        for table in [
+            "users",
+            "slots",
+            "bookings",
+            "booking_status_history",
+            "activity_logs",
+        ] {
+            let truncate = format!("TRUNCATE gym_booking.{table} CASCADE");
+            assert_eq!(sqlstate_of(&truncate), "23001", "{table}");
+        }
+    }
+
+    #[pg_test]
+    fn an_account_is_deleted_now_not_later() {
+        people();
+        run(&format!(
+            "UPDATE gym_booking.users SET deleted_at = now() + interval '1 year' WHERE id = '{ATH1}'"
+        ));
+        let when = value(&format!(
+            "SELECT (deleted_at = now())::text FROM gym_booking.users WHERE id = '{ATH1}'"
+        ));
+        assert_eq!(when.as_deref(), Some("true"));
+    }
+
+    #[pg_test]
+    fn a_password_change_leaves_a_redacted_trace() {
+        people();
+        run(&format!(
+            "UPDATE gym_booking.users SET password_hash = 'new-hash' WHERE id = '{ATH1}'"
+        ));
+        let log = log_of(ATH1);
+        assert_eq!(log.len(), 2, "{log:?}");
+        assert_eq!(log[1][1], r#"{"password": "[redacted]"}"#);
+    }
+
+    #[pg_test]
+    fn logged_times_are_iso_utc_whatever_the_session_settings() {
+        people();
+        run("SET LOCAL DateStyle = 'SQL, DMY'");
+        run("SET LOCAL TimeZone = 'America/Los_Angeles'");
+        run(&format!(
+            "INSERT INTO gym_booking.slots (id, trainer_id, start_at) VALUES ('{S1}', '{TRAINER}', '2030-05-07 18:00:00.25+00')"
+        ));
+        let start = value(&format!(
+            "SELECT changed_fields ->> 'start_at' FROM gym_booking.activity_logs WHERE entity_id = '{S1}'"
+        ));
+        assert_eq!(start.as_deref(), Some("2030-05-07T18:00:00.250000Z"));
+        assert_eq!(crate::row::iso_utc(0), "2000-01-01T00:00:00Z");
+        assert_eq!(crate::row::iso_utc(-1), "1999-12-31T23:59:59.999999Z");
+        assert_eq!(
+            crate::row::iso_utc(59 * 86_400_000_000),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            crate::row::iso_utc(60 * 86_400_000_000),
+            "2000-03-01T00:00:00Z"
+        );
+    }
+
+    #[pg_test]
+    fn deleting_ones_own_account_is_logged_with_ones_role() {
+        people();
+        act_as(ATH1);
+        run(&format!(
+            "DELETE FROM gym_booking.users WHERE id = '{ATH1}'"
+        ));
+        let log = log_of(ATH1);
+        let last = log.last().expect("a log entry");
+        assert_eq!(
+            (last[0].as_str(), last[2].as_str(), last[3].as_str()),
+            ("delete", ATH1, "athlete")
+        );
     }
 }

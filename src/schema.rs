@@ -30,6 +30,7 @@ extension_sql_file!(
         rules::bookings::booking_status_history,
         rules::timestamps::set_updated_at,
         rules::audit::activity_log,
+        rules::retention::refuse_truncate,
     ]
 );
 extension_sql_file!("../sql/dump_config.sql", name = "dump_config", finalize);

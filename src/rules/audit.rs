@@ -14,7 +14,7 @@ use crate::system;
 
 const REDACTED: &str = "[redacted]";
 
-/// Never logged, not even redacted.
+/// Never logged, not even redacted: a change shows only as `"password": "[redacted]"`.
 const SECRET_COLUMNS: &[&str] = &["password_hash"];
 
 /// Bookkeeping every change touches; on its own it is not worth a log row.
@@ -65,7 +65,15 @@ fn changed_fields(fired: &Fired) -> Map<String, Value> {
     let row = fired.row();
     for (n, attr) in row.columns() {
         let name = attr.name();
-        if SECRET_COLUMNS.contains(&name) || BOOKKEEPING_COLUMNS.contains(&name) {
+        if BOOKKEEPING_COLUMNS.contains(&name) {
+            continue;
+        }
+        if SECRET_COLUMNS.contains(&name) {
+            if let (Some(old), Some(new)) = (&fired.old, &fired.new) {
+                if !old.cell_at(n, attr).same(&new.cell_at(n, attr)) {
+                    fields.insert("password".into(), Value::String(REDACTED.into()));
+                }
+            }
             continue;
         }
         let value = match (&fired.old, &fired.new) {

@@ -200,7 +200,7 @@ fn bookings_capacity_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> 
 #[pg_trigger]
 fn bookings_delete_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |_| {
-        Err(RuleError::RestrictedByBookings {
+        Err(RuleError::Restricted {
             what: "bookings are never deleted".into(),
             hint: "Cancel it instead: set its status to 'cancelled'.",
         })

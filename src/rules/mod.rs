@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod bookings;
 pub mod directory;
+pub mod retention;
 pub mod slots;
 pub mod timestamps;
 pub mod users;

@@ -136,7 +136,7 @@ fn slots_booking_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
         // This UPDATE holds the slot's row lock, so no booking can be added while we count.
         let reserved = plans::latest_i64(&RESERVED_IN_SLOT, new.uuid("id")?)?;
         if moved && reserved > 0 {
-            return Err(RuleError::RestrictedByBookings {
+            return Err(RuleError::Restricted {
                 what: format!(
                     "a slot's times cannot change while it has reserved bookings ({reserved})"
                 ),
@@ -144,7 +144,7 @@ fn slots_booking_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
             });
         }
         if i64::from(capacity) < reserved {
-            return Err(RuleError::RestrictedByBookings {
+            return Err(RuleError::Restricted {
                 what: format!("capacity cannot drop below the {reserved} places already reserved"),
                 hint: "Raise the capacity, or cancel bookings first.",
             });
@@ -158,7 +158,7 @@ fn slots_booking_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
 fn slots_delete_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
         if plans::latest_i64(&ANY_BOOKING_IN_SLOT, fired.old_row()?.uuid("id")?)? > 0 {
-            return Err(RuleError::RestrictedByBookings {
+            return Err(RuleError::Restricted {
                 what: "a slot with bookings cannot be deleted".into(),
                 hint: "Cancel it instead: UPDATE gym_booking.slots SET cancelled_at = now() WHERE id = ...",
             });

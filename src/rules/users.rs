@@ -23,6 +23,12 @@ pub const PII_COLUMNS: &[&str] = &[
     "preferences",
 ];
 
+static UPCOMING_SLOTS_OF: Sql = Sql {
+    text: "SELECT count(*) FROM gym_booking.slots
+            WHERE trainer_id = $1 AND cancelled_at IS NULL AND end_at > now()",
+    args: &[pg_sys::UUIDOID],
+};
+
 static SOFT_DELETE: Sql = Sql {
     text: "UPDATE gym_booking.users SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
     args: &[pg_sys::UUIDOID],
@@ -45,7 +51,8 @@ static CANCEL_FUTURE_SLOTS: Sql = Sql {
 /// (RFC 2606 reserves `.invalid`), the password one no hash can match.
 fn anonymize(new: &Row, edit: &mut RowEdit) -> RuleResult<()> {
     let id = new.uuid("id")?;
-    if new.is_null("deleted_at")? {
+    // Deleted now: not at some later date, while already anonymized.
+    if new.micros("deleted_at")?.is_none_or(|at| at > now_micros()) {
         edit.set_micros(new, "deleted_at", now_micros())?;
     }
     edit.set(new, "is_anonymous", Some(true))?;
@@ -85,6 +92,17 @@ fn soft_delete(fired: &Fired) -> RuleResult<Outcome> {
     let deleting = !new.is_null("deleted_at")? || new.get::<bool>("is_anonymous")? == Some(true);
     if deleting {
         anonymize(new, &mut edit)?;
+    } else if let Some(old) = &fired.old {
+        let was_trainer = old.text("role")?.as_deref() == Some("trainer");
+        if was_trainer && new.text("role")?.as_deref() != Some("trainer") {
+            let upcoming = plans::one::<i64>(&UPCOMING_SLOTS_OF, &[new.uuid("id")?.into()])?;
+            if upcoming.unwrap_or(0) > 0 {
+                return Err(RuleError::Restricted {
+                    what: "a trainer with upcoming slots stays a trainer".into(),
+                    hint: "Cancel their upcoming slots first (set cancelled_at).",
+                });
+            }
+        }
     }
     Ok(Outcome::Edit(edit))
 }
