@@ -706,10 +706,10 @@ mod tests {
             log[2][1],
             r#"{"password": "[redacted]", "contact_phone": {"new": "[redacted]", "old": "[redacted]"}}"#
         );
-        let leaks = value(&format!(
+        let leaks = value(
             "SELECT count(*)::text FROM gym_booking.activity_logs
-              WHERE changed_fields::text ~ '(password_hash|new-hash|x2|a1@t.example|Alex|Morgan|555 0199|alex@home)'"
-        ));
+              WHERE changed_fields::text ~ '(password_hash|new-hash|x2|a1@t.example|Alex|Morgan|555 0199|alex@home)'",
+        );
         assert_eq!(leaks.as_deref(), Some("0"));
     }
 

@@ -1,4 +1,5 @@
--- What the table constraints alone refuse, before any rule runs.
+-- What the table constraints refuse. Where a rule (a trigger) meets bad input first, its own
+-- error shows instead; 02 to 05 are the rules.
 SET search_path = gym_booking, public;
 \set VERBOSITY terse
 
@@ -12,8 +13,12 @@ INSERT INTO users (email, password_hash, first_name) VALUES ('ALEX@Mail.Example'
 -- A trainer needs a way to be contacted.
 INSERT INTO users (email, password_hash, first_name, role) VALUES ('mute@gym.example', 'hash', 'Mute', 'trainer');
 
--- A user is anonymous exactly when deleted.
+-- A user is anonymous exactly when deleted. The rules keep the two in step (04_users: marking
+-- a user anonymous deletes the account); the constraint stands behind them, as a row written
+-- without the rules shows (session_replication_role = replica: a logical replica's apply).
+SET session_replication_role = replica;
 UPDATE users SET is_anonymous = true WHERE email = 'alex@mail.example';
+RESET session_replication_role;
 
 -- A new user is an athlete with no preferences unless told otherwise.
 INSERT INTO users (email, password_hash, first_name) VALUES ('new@mail.example', 'hash', 'New')
