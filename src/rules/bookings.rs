@@ -23,13 +23,15 @@ static LOCK_SLOT: Sql = Sql {
     args: &[pg_sys::UUIDOID],
 };
 
-static RESERVED_IN_SLOT: Sql = Sql {
+/// Places taken in a slot (run on the latest snapshot, with the slot locked).
+pub static RESERVED_IN_SLOT: Sql = Sql {
     text: "SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status = 'reserved'",
     args: &[pg_sys::UUIDOID],
 };
 
+// FOR SHARE waits for an account deletion in flight, whose cascade would miss this booking.
 static USER_IS_ACTIVE: Sql = Sql {
-    text: "SELECT deleted_at IS NULL FROM gym_booking.users WHERE id = $1",
+    text: "SELECT deleted_at IS NULL FROM gym_booking.users WHERE id = $1 FOR SHARE",
     args: &[pg_sys::UUIDOID],
 };
 

@@ -5,6 +5,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use super::bookings::RESERVED_IN_SLOT;
 use super::{fire, Fired, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
 use crate::plans::{self, Sql};
@@ -15,11 +16,6 @@ const DEFAULT_DURATION: i16 = 60;
 
 static TRAINER_IS_ACTIVE: Sql = Sql {
     text: "SELECT role = 'trainer' AND deleted_at IS NULL FROM gym_booking.users WHERE id = $1",
-    args: &[pg_sys::UUIDOID],
-};
-
-static RESERVED_IN_SLOT: Sql = Sql {
-    text: "SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status = 'reserved'",
     args: &[pg_sys::UUIDOID],
 };
 
