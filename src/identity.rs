@@ -71,14 +71,14 @@ pub fn current_user_id() -> Option<pgrx::Uuid> {
     claimed_user_id().unwrap_or_else(|e| raise(e))
 }
 
-/// The role the caller acts as: PostgREST's `SET ROLE`, which SECURITY DEFINER functions
-/// do not change.
-fn outer_role_is(role: &CStr) -> bool {
+/// Whether the statement runs as `role` or a member of it (a superuser is not, unless made
+/// one). Inside a trigger this is the writer: a client's role (PostgREST's `SET ROLE`), or the
+/// owner of a SECURITY DEFINER function that wrote on the client's behalf.
+fn writer_is(role: &CStr) -> bool {
     // SAFETY: plain catalog lookups.
     unsafe {
         let role = pg_sys::get_role_oid(role.as_ptr(), true);
-        role != pg_sys::InvalidOid
-            && pg_sys::is_member_of_role_nosuper(pg_sys::GetOuterUserId(), role)
+        role != pg_sys::InvalidOid && pg_sys::is_member_of_role_nosuper(pg_sys::GetUserId(), role)
     }
 }
 
@@ -97,19 +97,24 @@ pub struct Actor {
     pub active: bool,
     /// The request runs as `service_role` (or a role that is a member of it).
     pub service_role: bool,
+    /// The writer is a client role (`anon`, `authenticated`): what it may change is limited
+    /// beyond its grants. A DBA, `service_role` or the extension's own functions are not.
+    pub client: bool,
 }
 
 impl Actor {
     pub fn current() -> RuleResult<Actor> {
-        let nobody = |service_role| Actor {
+        let service_role = writer_is(c"service_role");
+        let client = !service_role && (writer_is(c"authenticated") || writer_is(c"anon"));
+        let nobody = Actor {
             user_id: None,
             role: None,
             active: false,
             service_role,
+            client,
         };
-        let service_role = outer_role_is(c"service_role");
         let Some(id) = claimed_user_id()? else {
-            return Ok(nobody(service_role));
+            return Ok(nobody);
         };
         let found = plans::run(&ACTOR, &[id.into()], |table| {
             if table.is_empty() {
@@ -120,14 +125,19 @@ impl Actor {
         })?;
         Ok(match found {
             // A token for an account not (yet) in users names no one the rules know.
-            None => nobody(service_role),
+            None => nobody,
             Some((role, active)) => Actor {
                 user_id: Some(id),
                 role,
                 active: active == Some(true),
-                service_role,
+                ..nobody
             },
         })
+    }
+
+    /// May change what a client may not: an app admin, or any writer that is not a client.
+    pub fn is_privileged(&self) -> bool {
+        !self.client || self.is_admin()
     }
 
     /// Acts for the gym: an app admin, or the service role.

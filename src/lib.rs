@@ -6,6 +6,7 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod completion;
 mod errors;
 mod identity;
 mod plans;

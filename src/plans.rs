@@ -1,5 +1,9 @@
 //! SQL the rules run, prepared once per backend and reused.
 //!
+//! The rules' statements run as the extension's owner, the way PostgreSQL's own foreign-key
+//! triggers run as the table's owner: a rule must see and write every row (the slot's other
+//! bookings, the log) whatever the caller's grants and row-level security allow.
+//!
 //! Statements run through SPI's read-write path (`SpiClient::update`), which takes a fresh
 //! snapshot per statement at READ COMMITTED and sees the transaction's own earlier writes.
 //! Counts that decide capacity instead run on the *latest* snapshot (as PostgreSQL's own
@@ -31,6 +35,59 @@ thread_local! {
         RefCell::new(HashMap::new());
 }
 
+/// Runs as the extension's owner until dropped (restored on unwinding too).
+struct AsOwner {
+    user: pg_sys::Oid,
+    context: i32,
+}
+
+thread_local! {
+    /// (extension oid, its owner): re-read when the extension is re-created.
+    static OWNER: std::cell::Cell<(pg_sys::Oid, pg_sys::Oid)> =
+        const { std::cell::Cell::new((pg_sys::InvalidOid, pg_sys::InvalidOid)) };
+}
+
+fn extension_owner() -> RuleResult<pg_sys::Oid> {
+    // SAFETY: a syscache lookup by name.
+    let ext = unsafe { pg_sys::get_extension_oid(c"gym_booking".as_ptr(), false) };
+    let (cached_ext, owner) = OWNER.with(|o| o.get());
+    if cached_ext == ext {
+        return Ok(owner);
+    }
+    let owner = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT extowner FROM pg_catalog.pg_extension WHERE oid = $1",
+        &[ext.into()],
+    )?
+    .ok_or_else(|| RuleError::Internal("gym_booking has no owner".into()))?;
+    OWNER.with(|o| o.set((ext, owner)));
+    Ok(owner)
+}
+
+impl AsOwner {
+    fn enter() -> RuleResult<AsOwner> {
+        let owner = extension_owner()?;
+        let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+        // SAFETY: saves and switches the current user id, exactly as ri_triggers.c does.
+        unsafe {
+            pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+            pg_sys::SetUserIdAndSecContext(
+                owner,
+                context
+                    | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                    | pg_sys::SECURITY_NOFORCE_RLS as i32,
+            );
+        }
+        Ok(AsOwner { user, context })
+    }
+}
+
+impl Drop for AsOwner {
+    fn drop(&mut self) {
+        // SAFETY: restores what enter() saved.
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) }
+    }
+}
+
 fn prepared(client: &SpiClient<'_>, sql: &Sql) -> RuleResult<Rc<OwnedPreparedStatement>> {
     if let Some(plan) = PREPARED.with(|p| p.borrow().get(sql.text).cloned()) {
         return Ok(plan);
@@ -48,6 +105,7 @@ pub fn run<R>(
     args: &[DatumWithOid<'_>],
     read: impl FnOnce(SpiTupleTable<'_>) -> Result<R, pgrx::spi::Error>,
 ) -> RuleResult<R> {
+    let _owner = AsOwner::enter()?;
     Spi::connect_mut(|client| {
         let plan = prepared(client, sql)?;
         let table = client.update(&*plan, None, args)?;
@@ -76,6 +134,7 @@ pub fn one<T: FromDatum + IntoDatum>(
 
 /// An `int8` computed by `sql` (a count, an exists as 0/1) on the latest committed state.
 pub fn latest_i64(sql: &Sql, arg: pgrx::Uuid) -> RuleResult<i64> {
+    let _owner = AsOwner::enter()?;
     Spi::connect_mut(|_client| unsafe {
         let plan = match PREPARED_RAW.with(|p| p.borrow().get(sql.text).copied()) {
             Some(plan) => plan,

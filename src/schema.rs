@@ -1,7 +1,8 @@
 //! The extension's tables, types, indexes and triggers, kept as SQL a reader can review as SQL.
 //!
 //! Order matters and is explicit: types, then tables, then indexes; the triggers once their
-//! Rust functions exist; registering the tables with `pg_extension_config_dump` comes last.
+//! Rust functions exist; roles, grants and row-level security; the API; last, registering
+//! the tables with `pg_extension_config_dump` and the functions' privileges.
 
 use pgrx::prelude::*;
 
@@ -33,4 +34,14 @@ extension_sql_file!(
         rules::retention::refuse_truncate,
     ]
 );
-extension_sql_file!("../sql/dump_config.sql", name = "dump_config", finalize);
+extension_sql_file!(
+    "../sql/security.sql",
+    name = "security",
+    requires = ["tables", identity::current_user_id]
+);
+extension_sql_file!(
+    "../sql/api.sql",
+    name = "api",
+    requires = ["security", "triggers"]
+);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 
 use super::{fire, Fired, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
+use crate::identity::Actor;
 use crate::plans::{self, Sql};
 use crate::row::{now_micros, Row, RowEdit};
 use crate::system::SystemChange;
@@ -70,7 +71,36 @@ fn anonymize(new: &Row, edit: &mut RowEdit) -> RuleResult<()> {
     Ok(())
 }
 
+/// Columns only the gym changes: who someone is, how they sign in, whether the account exists.
+/// A person deletes their own account with `gym_booking.delete_my_account()`.
+const IDENTITY_COLUMNS: &[&str] = &[
+    "id",
+    "email",
+    "password_hash",
+    "role",
+    "deleted_at",
+    "is_anonymous",
+    "created_at",
+];
+
+fn guard_identity(fired: &Fired) -> RuleResult<()> {
+    let mut changed = Vec::new();
+    for column in IDENTITY_COLUMNS {
+        if fired.changed(column)? {
+            changed.push(*column);
+        }
+    }
+    if changed.is_empty() || fired.op != super::Op::Update || Actor::current()?.is_privileged() {
+        return Ok(());
+    }
+    Err(RuleError::NotAllowed {
+        message: format!("only the gym changes {}", changed.join(", ")),
+        hint: Some("To delete your own account, call gym_booking.delete_my_account()."),
+    })
+}
+
 fn soft_delete(fired: &Fired) -> RuleResult<Outcome> {
+    guard_identity(fired)?;
     let new = fired.new_row()?;
     let mut edit = RowEdit::default();
     if let Some(old) = &fired.old {

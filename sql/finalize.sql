@@ -1,0 +1,27 @@
+-- pg_dump leaves an extension's tables out unless they are registered here:
+-- registered, a dump of the database keeps every user, slot, booking, log and history row.
+
+SELECT pg_catalog.pg_extension_config_dump('users', '');
+SELECT pg_catalog.pg_extension_config_dump('slots', '');
+SELECT pg_catalog.pg_extension_config_dump('bookings', '');
+SELECT pg_catalog.pg_extension_config_dump('activity_logs', '');
+SELECT pg_catalog.pg_extension_config_dump('booking_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('booking_status_history_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('trainer_directory', '');
+
+-- Function privileges, last, once every function exists. PostgreSQL grants EXECUTE to
+-- PUBLIC by default; here nothing runs unless granted. (Trigger functions need no grant.)
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA gym_booking FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION current_user_id() TO anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION current_app_role(), is_app_admin(), is_trainer()
+    TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION
+    book_slot(uuid),
+    cancel_booking(uuid),
+    create_slot(timestamptz, integer, integer, text),
+    cancel_slot(uuid),
+    available_slots(timestamptz, timestamptz, uuid),
+    my_bookings(timestamptz, timestamptz),
+    complete_past_bookings(integer),
+    delete_my_account()
+    TO authenticated, service_role;

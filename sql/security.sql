@@ -1,0 +1,140 @@
+-- Who may see and change what: the Supabase roles, their grants, and row-level security.
+-- PostgreSQL checks grants first, then policies; triggers (the rules) run after both.
+-- Policies call the helpers as (SELECT ...) so they are evaluated once per query, not per row.
+
+-- Roles as Supabase defines them; a plain PostgreSQL gets them here. Roles belong to the
+-- cluster, not to the extension: DROP EXTENSION leaves them.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN
+        CREATE ROLE anon NOLOGIN NOINHERIT;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'authenticated') THEN
+        CREATE ROLE authenticated NOLOGIN NOINHERIT;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
+        CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+    END IF;
+END
+$$;
+
+-- Helpers the policies and the API use. SECURITY DEFINER with a pinned search_path: they
+-- read users, whose own policies would otherwise call them again.
+CREATE FUNCTION current_app_role() RETURNS user_role
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT u.role FROM gym_booking.users AS u
+     WHERE u.id = gym_booking.current_user_id() AND u.deleted_at IS NULL
+$$;
+COMMENT ON FUNCTION current_app_role() IS 'The caller''s app role (admin, trainer, athlete), NULL for no active account';
+
+CREATE FUNCTION is_app_admin() RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(gym_booking.current_app_role() = 'admin', false) $$;
+
+CREATE FUNCTION is_trainer() RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(gym_booking.current_app_role() = 'trainer', false) $$;
+
+-- Nothing is anyone's by default (functions: see finalize.sql).
+REVOKE ALL ON ALL TABLES IN SCHEMA gym_booking FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA gym_booking FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA gym_booking TO anon, authenticated, service_role;
+
+-- anon: the trainer directory, nothing else.
+GRANT SELECT ON trainer_directory TO anon, authenticated, service_role;
+
+-- users: every column but password_hash is readable; what a person may change of their own
+-- row the rules decide (only the gym changes role, email, password or deletion).
+GRANT SELECT (id, email, first_name, last_name, role, contact_email, contact_phone, preferences,
+              is_anonymous, deleted_at, created_at, updated_at)
+    ON users TO authenticated, service_role;
+GRANT INSERT, DELETE ON users TO authenticated, service_role;
+GRANT UPDATE (email, first_name, last_name, role, contact_email, contact_phone, preferences,
+              is_anonymous, deleted_at)
+    ON users TO authenticated, service_role;
+GRANT UPDATE (password_hash) ON users TO service_role;
+
+-- slots: trainers manage their own (policies), everyone signed in reads them.
+GRANT SELECT, INSERT, DELETE ON slots TO authenticated, service_role;
+GRANT UPDATE (trainer_id, start_at, end_at, duration_minutes, capacity, notes, cancelled_at)
+    ON slots TO authenticated, service_role;
+
+-- bookings: only the status ever changes; a booking never moves (no UPDATE of slot_id, user_id).
+GRANT SELECT, INSERT ON bookings TO authenticated, service_role;
+GRANT UPDATE (status) ON bookings TO authenticated, service_role;
+
+-- Logs and history: read only, for everyone. Only the rules (running as the extension's
+-- owner) write them.
+GRANT SELECT ON activity_logs, booking_status_history TO authenticated, service_role;
+
+-- Row-level security, with the seed's policy names (split per command as <name>_<command>).
+-- service_role has BYPASSRLS; app admins get the same through the admin_all policies.
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE slots ENABLE ROW LEVEL SECURITY;
+ALTER TABLE bookings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE activity_logs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE booking_status_history ENABLE ROW LEVEL SECURITY;
+ALTER TABLE trainer_directory ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY trainer_directory_public ON trainer_directory
+    FOR SELECT TO anon, authenticated USING (true);
+
+CREATE POLICY self_access_select ON users
+    FOR SELECT TO authenticated USING (id = (SELECT current_user_id()));
+CREATE POLICY self_access_update ON users
+    FOR UPDATE TO authenticated
+    USING (id = (SELECT current_user_id())) WITH CHECK (id = (SELECT current_user_id()));
+CREATE POLICY admin_all ON users
+    FOR ALL TO authenticated USING ((SELECT is_app_admin())) WITH CHECK ((SELECT is_app_admin()));
+
+CREATE POLICY read_all_authenticated ON slots
+    FOR SELECT TO authenticated USING (true);
+CREATE POLICY manage_own_slots_insert ON slots
+    FOR INSERT TO authenticated
+    WITH CHECK (trainer_id = (SELECT current_user_id()) AND (SELECT is_trainer()));
+CREATE POLICY manage_own_slots_update ON slots
+    FOR UPDATE TO authenticated
+    USING (trainer_id = (SELECT current_user_id()))
+    WITH CHECK (trainer_id = (SELECT current_user_id()));
+CREATE POLICY manage_own_slots_delete ON slots
+    FOR DELETE TO authenticated USING (trainer_id = (SELECT current_user_id()));
+CREATE POLICY service_maintenance ON slots
+    FOR ALL TO service_role USING (true) WITH CHECK (true);
+CREATE POLICY admin_all ON slots
+    FOR ALL TO authenticated USING ((SELECT is_app_admin())) WITH CHECK ((SELECT is_app_admin()));
+
+CREATE POLICY athlete_owns_booking_select ON bookings
+    FOR SELECT TO authenticated USING (user_id = (SELECT current_user_id()));
+CREATE POLICY athlete_owns_booking_update ON bookings
+    FOR UPDATE TO authenticated
+    USING (user_id = (SELECT current_user_id())) WITH CHECK (user_id = (SELECT current_user_id()));
+CREATE POLICY trainer_related_booking ON bookings
+    FOR SELECT TO authenticated
+    USING (slot_id IN (SELECT s.id FROM slots AS s WHERE s.trainer_id = (SELECT current_user_id())));
+CREATE POLICY create_booking ON bookings
+    FOR INSERT TO authenticated
+    WITH CHECK (user_id = (SELECT current_user_id()) AND NOT (SELECT is_trainer()));
+CREATE POLICY admin_all ON bookings
+    FOR ALL TO authenticated USING ((SELECT is_app_admin())) WITH CHECK ((SELECT is_app_admin()));
+
+CREATE POLICY self_or_admin ON activity_logs
+    FOR SELECT TO authenticated
+    USING (changed_by = (SELECT current_user_id()) OR (SELECT is_app_admin()));
+CREATE POLICY related_slot_booking ON activity_logs
+    FOR SELECT TO authenticated
+    USING ((entity_type = 'slot'
+            AND entity_id IN (SELECT s.id FROM slots AS s
+                               WHERE s.trainer_id = (SELECT current_user_id())))
+        OR (entity_type = 'booking'
+            AND entity_id IN (SELECT b.id FROM bookings AS b JOIN slots AS s ON s.id = b.slot_id
+                               WHERE s.trainer_id = (SELECT current_user_id()))));
+
+-- The history of every booking the caller may see (their own; a trainer's slots').
+CREATE POLICY visible_booking_history ON booking_status_history
+    FOR SELECT TO authenticated
+    USING (booking_id IN (SELECT b.id FROM bookings AS b));
