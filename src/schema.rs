@@ -44,4 +44,9 @@ extension_sql_file!(
     name = "api",
     requires = ["security", "triggers"]
 );
+extension_sql_file!(
+    "../sql/supabase.sql",
+    name = "supabase",
+    requires = ["triggers"]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

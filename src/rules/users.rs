@@ -93,9 +93,16 @@ fn guard_identity(fired: &Fired) -> RuleResult<()> {
     if changed.is_empty() || fired.op != super::Op::Update || Actor::current()?.is_privileged() {
         return Ok(());
     }
+    let deleting = changed
+        .iter()
+        .any(|c| *c == "deleted_at" || *c == "is_anonymous");
     Err(RuleError::NotAllowed {
         message: format!("only the gym changes {}", changed.join(", ")),
-        hint: Some("To delete your own account, call gym_booking.delete_my_account()."),
+        hint: Some(if deleting {
+            "To delete your own account, call gym_booking.delete_my_account()."
+        } else {
+            "Ask the gym (an admin) to make this change."
+        }),
     })
 }
 
