@@ -54,7 +54,9 @@ SELECT id AS ben_booking FROM bookings WHERE user_id = :'ben' AND slot_id = :'sl
 BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_ana', true) \gset
 SELECT status FROM cancel_booking((SELECT id FROM bookings WHERE user_id = :'ana'));
+\set VERBOSITY sqlstate
 SELECT cancel_booking(:'ben_booking');
+\set VERBOSITY default
 ROLLBACK;
 BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_ana', true) \gset
