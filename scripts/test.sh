@@ -57,7 +57,7 @@ if ! "$pg_regress" --host="$cluster/socket" --port="$PORT" --user=postgres \
 fi
 
 say "tier 3: integration tests (tests/integration)"
-GYM_BOOKING_TEST_HOST="$cluster/socket" GYM_BOOKING_TEST_PORT="$PORT" \
+GYM_BOOKING_TEST_HOST="$cluster/socket" GYM_BOOKING_TEST_PORT="$PORT" GYM_BOOKING_PG_BIN="$PG_BIN" \
     cargo test -p gym_booking_integration 2>&1 | tee -a "$log"
 
 # One closing line for the whole run, summed over the tiers' own reports.
