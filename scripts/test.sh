@@ -41,7 +41,10 @@ cluster_stop "$cluster"
 rm -rf "$cluster"
 trap 'cluster_stop "$cluster"' EXIT
 say "starting a throwaway cluster on port $PORT"
-cluster_start "$cluster" "$PORT" "-c fsync=off -c max_connections=200"
+# Preloaded, with the completion worker on for the database its integration test uses.
+cluster_start "$cluster" "$PORT" "-c fsync=off -c max_connections=200 \
+    -c shared_preload_libraries=gym_booking \
+    -c gym_booking.completion_databases=it_completion_worker -c gym_booking.completion_interval=1"
 
 say "tier 2: SQL regression suite (tests/pg_regress)"
 pg_regress="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"

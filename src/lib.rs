@@ -6,6 +6,16 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// Settings always; the completion workers only when the server preloads the library.
+#[allow(non_snake_case)]
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    worker::define_settings();
+    if worker::preloading() {
+        worker::register_workers();
+    }
+}
+
 mod completion;
 mod errors;
 mod identity;
@@ -14,6 +24,7 @@ mod row;
 mod rules;
 pub mod schema;
 mod system;
+mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;

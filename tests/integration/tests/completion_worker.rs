@@ -1,0 +1,87 @@
+//! The background worker: with `shared_preload_libraries = 'gym_booking'`, the database named
+//! in `gym_booking.completion_databases` gets its past bookings completed every
+//! `gym_booking.completion_interval` seconds. `scripts/test.sh` starts the test cluster so,
+//! for the database `it_completion_worker` at a one-second interval.
+
+use std::time::{Duration, Instant};
+
+use gym_booking_integration::TestDb;
+
+#[test]
+fn the_worker_completes_a_past_booking_within_its_interval() {
+    let db = TestDb::with_extension("completion_worker");
+    let mut client = db.connect();
+    let settings: Vec<String> = client
+        .query(
+            "SELECT current_setting('shared_preload_libraries'),
+                    current_setting('gym_booking.completion_databases'),
+                    current_setting('gym_booking.completion_interval')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .flat_map(|r| (0..3).map(move |i| r.get::<_, String>(i)))
+        .collect();
+    assert_eq!(
+        settings,
+        ["gym_booking", "it_completion_worker", "1s"],
+        "the cluster's settings"
+    );
+
+    // A session that ended an hour ago, with a reserved booking nobody completed: loaded
+    // as a restore would load it.
+    client
+        .batch_execute(
+            "INSERT INTO gym_booking.users (id, email, password_hash, first_name, role, contact_email) VALUES
+                 ('00000000-0000-4000-a000-0000000000c1', 'coach@w.example', 'h', 'Coach', 'trainer', 'coach@w.example'),
+                 ('00000000-0000-4000-a000-0000000000c2', 'ath@w.example', 'h', 'Ath', 'athlete', NULL);
+             BEGIN;
+             SET LOCAL session_replication_role = replica;
+             INSERT INTO gym_booking.slots (id, trainer_id, start_at, end_at, duration_minutes)
+             VALUES ('00000000-0000-4000-b000-0000000000c1', '00000000-0000-4000-a000-0000000000c1',
+                     now() - interval '2 hours', now() - interval '1 hour', 60);
+             INSERT INTO gym_booking.bookings (id, slot_id, user_id)
+             VALUES ('00000000-0000-4000-c000-0000000000c1', '00000000-0000-4000-b000-0000000000c1',
+                     '00000000-0000-4000-a000-0000000000c2');
+             COMMIT;",
+        )
+        .unwrap();
+
+    // The worker may be waiting out its restart delay (it could not connect before the
+    // database existed), so allow for that plus a few intervals.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let status: String = client
+            .query_one(
+                "SELECT status::text FROM gym_booking.bookings WHERE id = '00000000-0000-4000-c000-0000000000c1'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if status == "completed" || Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        status, "completed",
+        "the worker did not complete the booking"
+    );
+
+    let row = client
+        .query_one(
+            "SELECT b.auto_processed,
+                    (SELECT count(*) FROM gym_booking.booking_status_history h
+                      WHERE h.booking_id = b.id AND h.previous_status = 'reserved'
+                        AND h.current_status = 'completed' AND h.auto_processed),
+                    (SELECT count(*) FROM gym_booking.activity_logs l
+                      WHERE l.entity_id = b.id AND l.action = 'status_auto_update'
+                        AND l.metadata ->> 'source' = 'system')
+               FROM gym_booking.bookings b WHERE b.id = '00000000-0000-4000-c000-0000000000c1'",
+            &[],
+        )
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "auto_processed");
+    assert_eq!(row.get::<_, i64>(1), 1, "one history row");
+    assert_eq!(row.get::<_, i64>(2), 1, "one status_auto_update log row");
+}
