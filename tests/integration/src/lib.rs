@@ -118,3 +118,120 @@ pub fn postgrest_request<T>(
         }
     }
 }
+
+/// Loads the run command's demo data (`demo/demo_data.sql`).
+pub fn load_demo_data(client: &mut Client) {
+    let demo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../demo/demo_data.sql"
+    ))
+    .expect("read demo/demo_data.sql");
+    client.batch_execute(&demo).expect("demo data loads");
+}
+
+const DATA_TABLES: [&str; 6] = [
+    "users",
+    "slots",
+    "bookings",
+    "activity_logs",
+    "booking_status_history",
+    "trainer_directory",
+];
+
+/// Every row of every table (count and a digest of the ordered rows), and the history id
+/// sequence: equal exactly when the data is.
+pub fn contents(dbname: &str) -> Vec<(String, i64, String)> {
+    let mut client = connect_to(dbname);
+    let mut all: Vec<(String, i64, String)> = DATA_TABLES
+        .iter()
+        .map(|table| {
+            let row = client
+                .query_one(
+                    &format!(
+                        "SELECT count(*), coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '')
+                           FROM gym_booking.{table} AS t"
+                    ),
+                    &[],
+                )
+                .unwrap();
+            (table.to_string(), row.get(0), row.get(1))
+        })
+        .collect();
+    let seq: i64 = client
+        .query_one(
+            "SELECT last_value FROM gym_booking.booking_status_history_id_seq",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    all.push(("booking_status_history_id_seq".into(), seq, String::new()));
+    all
+}
+
+/// The extension's catalog as sorted lines: every member object with its definition, and
+/// the columns, constraints, indexes, triggers, policies, grants and comments of its tables.
+/// Two installs with equal lines are the same schema.
+pub fn catalog(dbname: &str) -> Vec<String> {
+    let mut client = connect_to(dbname);
+    client
+        .query(CATALOG, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect()
+}
+
+const CATALOG: &str = "
+WITH members AS (
+    SELECT d.classid, d.objid FROM pg_depend d
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+       AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'gym_booking')),
+tables AS (SELECT objid AS oid FROM members WHERE classid = 'pg_class'::regclass),
+acl(object, items) AS (
+    SELECT p.oid::regprocedure::text, (SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(p.proacl) a)
+      FROM pg_proc p JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
+    UNION ALL
+    SELECT c.oid::regclass::text, (SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(c.relacl) a)
+      FROM pg_class c JOIN tables t ON t.oid = c.oid)
+SELECT line FROM (
+    SELECT 'member ' || pg_describe_object(classid, objid, 0) AS line FROM members
+    UNION ALL
+    SELECT 'function ' || pg_get_functiondef(m.objid) || coalesce(' comment ' || obj_description(m.objid, 'pg_proc'), '')
+      FROM members m JOIN pg_proc p ON p.oid = m.objid
+     WHERE m.classid = 'pg_proc'::regclass AND p.prokind <> 'a'
+    UNION ALL
+    SELECT 'grant ' || object || ' ' || coalesce(items, '-') FROM acl
+    UNION ALL
+    SELECT 'type ' || t.oid::regtype || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+           || coalesce(' comment ' || obj_description(t.oid, 'pg_type'), '')
+      FROM pg_type t JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
+      LEFT JOIN pg_enum e ON e.enumtypid = t.oid
+     GROUP BY t.oid
+    UNION ALL
+    SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind || ' rls=' || c.relrowsecurity
+           || coalesce(' comment ' || obj_description(c.oid, 'pg_class'), '')
+      FROM pg_class c JOIN tables t ON t.oid = c.oid
+    UNION ALL
+    SELECT 'column ' || a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+           || ' notnull=' || a.attnotnull || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
+           || ' acl=' || coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(a.attacl) x), '-')
+           || coalesce(' comment ' || col_description(a.attrelid, a.attnum), '')
+      FROM pg_attribute a JOIN tables t ON t.oid = a.attrelid
+      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL
+    SELECT 'constraint ' || c.conrelid::regclass || '.' || c.conname || ' ' || pg_get_constraintdef(c.oid)
+      FROM pg_constraint c JOIN tables t ON t.oid = c.conrelid
+    UNION ALL
+    SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN tables t ON t.oid = i.indrelid
+    UNION ALL
+    SELECT 'trigger ' || pg_get_triggerdef(g.oid) || ' enabled=' || g.tgenabled
+      FROM pg_trigger g JOIN tables t ON t.oid = g.tgrelid WHERE NOT g.tgisinternal
+    UNION ALL
+    SELECT 'policy ' || p.tablename || '.' || p.policyname || ' ' || p.permissive || ' ' || p.roles::text
+           || ' ' || p.cmd || ' using ' || coalesce(p.qual, '-') || ' check ' || coalesce(p.with_check, '-')
+      FROM pg_policies p WHERE p.schemaname = 'gym_booking'
+    UNION ALL
+    SELECT 'dumped ' || unnest(extconfig)::regclass FROM pg_extension WHERE extname = 'gym_booking'
+) AS lines
+ORDER BY line";

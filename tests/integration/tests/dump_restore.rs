@@ -6,16 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use gym_booking_integration::{connect_to, sqlstate, TestDb};
-
-const TABLES: [&str; 6] = [
-    "users",
-    "slots",
-    "bookings",
-    "activity_logs",
-    "booking_status_history",
-    "trainer_directory",
-];
+use gym_booking_integration::{connect_to, contents, load_demo_data, sqlstate, TestDb};
 
 fn pg_bin(tool: &str) -> PathBuf {
     let bin = std::env::var("GYM_BOOKING_PG_BIN").unwrap_or_else(|_| {
@@ -42,47 +33,13 @@ fn run_tool(tool: &str, args: &[&str]) {
     );
 }
 
-/// Every row of every table, and the history sequence, as one comparable text.
-fn contents(db: &str) -> Vec<(String, i64, String)> {
-    let mut client = connect_to(db);
-    let mut all: Vec<(String, i64, String)> = TABLES
-        .iter()
-        .map(|table| {
-            let row = client
-                .query_one(
-                    &format!(
-                        "SELECT count(*), coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '')
-                           FROM gym_booking.{table} AS t"
-                    ),
-                    &[],
-                )
-                .unwrap();
-            (table.to_string(), row.get(0), row.get(1))
-        })
-        .collect();
-    let seq: i64 = client
-        .query_one(
-            "SELECT last_value FROM gym_booking.booking_status_history_id_seq",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    all.push(("booking_status_history_id_seq".into(), seq, String::new()));
-    all
-}
-
 const ADMIN_CLAIMS: &str = r#"{"sub": "00000000-0000-4000-a000-000000000001"}"#;
 
 /// The demo data, a past that the rules no longer let anyone write (loaded as a restore
 /// would), and a few weeks of life: cancellations, completions, deletions.
 fn live_in(db: &TestDb) {
     let mut client = db.connect();
-    let demo = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../demo/demo_data.sql"
-    ))
-    .expect("read demo/demo_data.sql");
-    client.batch_execute(&demo).expect("demo data");
+    load_demo_data(&mut client);
     client
         .batch_execute(
             "BEGIN;

@@ -1,6 +1,6 @@
 //! CREATE EXTENSION, DROP EXTENSION and CREATE again, on real databases.
 
-use gym_booking_integration::{sqlstate, TestDb};
+use gym_booking_integration::{load_demo_data, sqlstate, TestDb};
 
 /// Objects that belong to the extension, by kind, as `pg_depend` records them.
 const MEMBERS: &str = "
@@ -112,12 +112,7 @@ fn without_cascade_and_without_citext_the_error_says_what_to_do() {
 fn the_demo_data_of_the_run_command_loads() {
     let db = TestDb::with_extension("demo_data");
     let mut client = db.connect();
-    let demo = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../demo/demo_data.sql"
-    ))
-    .expect("read demo/demo_data.sql");
-    client.batch_execute(&demo).expect("demo data loads");
+    load_demo_data(&mut client);
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM gym_booking.users WHERE role = 'trainer'),

@@ -1,0 +1,105 @@
+//! Upgrades: every released version (its frozen script in `sql/releases/`) installs, takes
+//! data, and `ALTER EXTENSION gym_booking UPDATE` brings it to the current version with
+//! the same catalog as a fresh install and the data as it was. A schema change without an
+//! upgrade script that makes the same change fails here.
+
+use gym_booking_integration::{catalog, contents, load_demo_data, TestDb};
+
+/// Versions with a frozen script, other than the version being built.
+fn released_versions(current: &str) -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/releases");
+    let mut versions: Vec<String> = std::fs::read_dir(dir)
+        .expect("sql/releases")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let version = name.strip_prefix("gym_booking--")?.strip_suffix(".sql")?;
+            (!version.contains("--") && version != current).then(|| version.to_string())
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
+#[test]
+fn every_release_upgrades_to_the_current_version_like_a_fresh_install() {
+    let fresh = TestDb::with_extension("upgrade_fresh");
+    let current: String = fresh
+        .connect()
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'gym_booking'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let releases = released_versions(&current);
+    assert!(
+        !releases.is_empty(),
+        "no earlier release to upgrade from (sql/releases/)"
+    );
+    let expected_catalog = catalog(&fresh.name);
+
+    for release in releases {
+        let db = TestDb::empty(&format!("upgrade_from_{}", release.replace('.', "_")));
+        let mut client = db.connect();
+        client
+            .batch_execute(&format!(
+                "CREATE EXTENSION gym_booking VERSION '{release}' CASCADE"
+            ))
+            .unwrap_or_else(|e| panic!("install {release}: {e}"));
+        load_demo_data(&mut client);
+        let before = contents(&db.name);
+
+        client
+            .batch_execute("ALTER EXTENSION gym_booking UPDATE")
+            .unwrap_or_else(|e| panic!("update from {release}: {e}"));
+        let version: String = client
+            .query_one(
+                "SELECT extversion FROM pg_extension WHERE extname = 'gym_booking'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(version, current, "ALTER EXTENSION UPDATE from {release}");
+        assert_eq!(
+            contents(&db.name),
+            before,
+            "data changed by the update from {release}"
+        );
+
+        let upgraded = catalog(&db.name);
+        let missing: Vec<_> = expected_catalog
+            .iter()
+            .filter(|l| !upgraded.contains(l))
+            .collect();
+        let extra: Vec<_> = upgraded
+            .iter()
+            .filter(|l| !expected_catalog.contains(l))
+            .collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{release} updated to {current} differs from a fresh install of {current}.\n\
+             Write (or fix) sql/gym_booking--{release}--{current}.sql.\n\
+             only in a fresh install:\n  {}\nonly after the update:\n  {}",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n  "),
+            extra
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n  "),
+        );
+
+        // The updated database keeps working under the rules.
+        client
+            .batch_execute(
+                "BEGIN;
+                 SELECT set_config('request.jwt.claims', '{\"sub\": \"00000000-0000-4000-a000-000000000001\"}', true);
+                 SELECT gym_booking.complete_past_bookings();
+                 COMMIT;",
+            )
+            .unwrap();
+    }
+}
