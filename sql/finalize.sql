@@ -13,7 +13,7 @@ SELECT pg_catalog.pg_extension_config_dump('trainer_directory', '');
 -- PUBLIC by default; here nothing runs unless granted. (Trigger functions need no grant.)
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA gym_booking FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION current_user_id() TO anon, authenticated, service_role;
-GRANT EXECUTE ON FUNCTION current_app_role(), is_app_admin(), is_trainer()
+GRANT EXECUTE ON FUNCTION active_user_id(), current_app_role(), is_app_admin(), is_trainer()
     TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
     book_slot(uuid),

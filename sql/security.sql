@@ -1,6 +1,7 @@
 -- Who may see and change what: the Supabase roles, their grants, and row-level security.
 -- PostgreSQL checks grants first, then policies; triggers (the rules) run after both.
--- Policies call the helpers as (SELECT ...) so they are evaluated once per query, not per row.
+-- Policies call the helpers as (SELECT ...) so they are evaluated once per query, not per row,
+-- and name the caller by active_user_id(): a deleted account owns nothing.
 
 -- Roles as Supabase defines them; a plain PostgreSQL gets them here. Roles belong to the
 -- cluster, not to the extension: DROP EXTENSION leaves them.
@@ -20,6 +21,17 @@ $$;
 
 -- Helpers the policies and the API use. SECURITY DEFINER with a pinned search_path: they
 -- read users, whose own policies would otherwise call them again.
+-- The caller's id while their account is active: a deleted account's token, still valid
+-- until it expires, owns nothing any more.
+CREATE FUNCTION active_user_id() RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT u.id FROM gym_booking.users AS u
+     WHERE u.id = gym_booking.current_user_id() AND u.deleted_at IS NULL
+$$;
+COMMENT ON FUNCTION active_user_id() IS 'The caller''s id (JWT sub) while their account is active, else NULL';
+
 CREATE FUNCTION current_app_role() RETURNS user_role
 LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -85,10 +97,10 @@ CREATE POLICY trainer_directory_public ON trainer_directory
     FOR SELECT TO anon, authenticated USING (true);
 
 CREATE POLICY self_access_select ON users
-    FOR SELECT TO authenticated USING (id = (SELECT current_user_id()));
+    FOR SELECT TO authenticated USING (id = (SELECT active_user_id()));
 CREATE POLICY self_access_update ON users
     FOR UPDATE TO authenticated
-    USING (id = (SELECT current_user_id())) WITH CHECK (id = (SELECT current_user_id()));
+    USING (id = (SELECT active_user_id())) WITH CHECK (id = (SELECT active_user_id()));
 CREATE POLICY admin_all ON users
     FOR ALL TO authenticated USING ((SELECT is_app_admin())) WITH CHECK ((SELECT is_app_admin()));
 
@@ -96,43 +108,43 @@ CREATE POLICY read_all_authenticated ON slots
     FOR SELECT TO authenticated USING (true);
 CREATE POLICY manage_own_slots_insert ON slots
     FOR INSERT TO authenticated
-    WITH CHECK (trainer_id = (SELECT current_user_id()) AND (SELECT is_trainer()));
+    WITH CHECK (trainer_id = (SELECT active_user_id()) AND (SELECT is_trainer()));
 CREATE POLICY manage_own_slots_update ON slots
     FOR UPDATE TO authenticated
-    USING (trainer_id = (SELECT current_user_id()))
-    WITH CHECK (trainer_id = (SELECT current_user_id()));
+    USING (trainer_id = (SELECT active_user_id()))
+    WITH CHECK (trainer_id = (SELECT active_user_id()));
 CREATE POLICY manage_own_slots_delete ON slots
-    FOR DELETE TO authenticated USING (trainer_id = (SELECT current_user_id()));
+    FOR DELETE TO authenticated USING (trainer_id = (SELECT active_user_id()));
 CREATE POLICY service_maintenance ON slots
     FOR ALL TO service_role USING (true) WITH CHECK (true);
 CREATE POLICY admin_all ON slots
     FOR ALL TO authenticated USING ((SELECT is_app_admin())) WITH CHECK ((SELECT is_app_admin()));
 
 CREATE POLICY athlete_owns_booking_select ON bookings
-    FOR SELECT TO authenticated USING (user_id = (SELECT current_user_id()));
+    FOR SELECT TO authenticated USING (user_id = (SELECT active_user_id()));
 CREATE POLICY athlete_owns_booking_update ON bookings
     FOR UPDATE TO authenticated
-    USING (user_id = (SELECT current_user_id())) WITH CHECK (user_id = (SELECT current_user_id()));
+    USING (user_id = (SELECT active_user_id())) WITH CHECK (user_id = (SELECT active_user_id()));
 CREATE POLICY trainer_related_booking ON bookings
     FOR SELECT TO authenticated
-    USING (slot_id IN (SELECT s.id FROM slots AS s WHERE s.trainer_id = (SELECT current_user_id())));
+    USING (slot_id IN (SELECT s.id FROM slots AS s WHERE s.trainer_id = (SELECT active_user_id())));
 CREATE POLICY create_booking ON bookings
     FOR INSERT TO authenticated
-    WITH CHECK (user_id = (SELECT current_user_id()) AND NOT (SELECT is_trainer()));
+    WITH CHECK (user_id = (SELECT active_user_id()) AND NOT (SELECT is_trainer()));
 CREATE POLICY admin_all ON bookings
     FOR ALL TO authenticated USING ((SELECT is_app_admin())) WITH CHECK ((SELECT is_app_admin()));
 
 CREATE POLICY self_or_admin ON activity_logs
     FOR SELECT TO authenticated
-    USING (changed_by = (SELECT current_user_id()) OR (SELECT is_app_admin()));
+    USING (changed_by = (SELECT active_user_id()) OR (SELECT is_app_admin()));
 CREATE POLICY related_slot_booking ON activity_logs
     FOR SELECT TO authenticated
     USING ((entity_type = 'slot'
             AND entity_id IN (SELECT s.id FROM slots AS s
-                               WHERE s.trainer_id = (SELECT current_user_id())))
+                               WHERE s.trainer_id = (SELECT active_user_id())))
         OR (entity_type = 'booking'
             AND entity_id IN (SELECT b.id FROM bookings AS b JOIN slots AS s ON s.id = b.slot_id
-                               WHERE s.trainer_id = (SELECT current_user_id()))));
+                               WHERE s.trainer_id = (SELECT active_user_id()))));
 
 -- The history of every booking the caller may see (their own; a trainer's slots').
 CREATE POLICY visible_booking_history ON booking_status_history

@@ -27,8 +27,13 @@ BEGIN
     ELSIF TG_OP = 'UPDATE' AND NEW.deleted_at IS NOT NULL THEN
         UPDATE gym_booking.users SET deleted_at = now() WHERE id = NEW.id AND deleted_at IS NULL;
     ELSIF TG_OP = 'UPDATE' THEN
+        -- An email taken here by another account stays with that account: Supabase's own
+        -- change must not fail because of gym_booking.
         UPDATE gym_booking.users
-           SET email = coalesce(NEW.email, email),
+           SET email = CASE WHEN NEW.email IS NULL
+                              OR EXISTS (SELECT FROM gym_booking.users AS o
+                                          WHERE lower(o.email::text) = lower(NEW.email) AND o.id <> NEW.id)
+                            THEN email ELSE NEW.email END,
                password_hash = coalesce(NEW.encrypted_password, password_hash)
          WHERE id = NEW.id AND deleted_at IS NULL
            AND (email::text, password_hash) IS DISTINCT FROM

@@ -48,21 +48,29 @@ pub fn claimed_user_id() -> RuleResult<Option<pgrx::Uuid>> {
     })
 }
 
-/// A uuid in PostgreSQL's accepted spellings: hex digits, optional hyphens, optional braces.
+/// A uuid as PostgreSQL's `uuid_in` reads it (`string_to_uuid`): optional braces, 32 hex
+/// digits, an optional hyphen after any group of four but the last. A `sub` is accepted
+/// exactly when `auth.uid()`'s cast accepts it.
 fn parse_uuid(text: &str) -> Option<pgrx::Uuid> {
-    let inner = text
-        .strip_prefix('{')
-        .and_then(|t| t.strip_suffix('}'))
-        .unwrap_or(text);
-    let hex: String = inner.chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 || inner.starts_with('-') || inner.ends_with('-') || inner.contains("--") {
-        return None;
+    let mut src = text.as_bytes();
+    let braces = src.first() == Some(&b'{');
+    if braces {
+        src = &src[1..];
     }
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut bytes = [0u8; 16];
     for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        let (hi, lo) = (hex(*src.first()?)?, hex(*src.get(1)?)?);
+        *byte = (hi << 4) | lo;
+        src = &src[2..];
+        if src.first() == Some(&b'-') && i % 2 == 1 && i < 15 {
+            src = &src[1..];
+        }
     }
-    Some(pgrx::Uuid::from_bytes(bytes))
+    if braces {
+        src = src.strip_prefix(b"}")?;
+    }
+    src.is_empty().then(|| pgrx::Uuid::from_bytes(bytes))
 }
 
 /// The caller's user id from the JWT claims (`sub`), NULL when the request has none.

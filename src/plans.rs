@@ -35,10 +35,14 @@ thread_local! {
         RefCell::new(HashMap::new());
 }
 
-/// Runs as the extension's owner until dropped (restored on unwinding too).
+/// Runs as the extension's owner until dropped (restored on unwinding too), with the
+/// search_path pinned to pg_catalog: a caller's own functions or operators, earlier in their
+/// search_path, must never run with the owner's rights. This is what a SECURITY DEFINER
+/// function with `SET search_path` does.
 struct AsOwner {
     user: pg_sys::Oid,
     context: i32,
+    guc_level: i32,
 }
 
 thread_local! {
@@ -77,14 +81,36 @@ impl AsOwner {
                     | pg_sys::SECURITY_NOFORCE_RLS as i32,
             );
         }
-        Ok(AsOwner { user, context })
+        // SAFETY: a GUC nest level popped in Drop, as fmgr_security_definer does.
+        let guc_level = unsafe {
+            let level = pg_sys::NewGUCNestLevel();
+            pg_sys::set_config_option(
+                c"search_path".as_ptr(),
+                c"pg_catalog, pg_temp".as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+            level
+        };
+        Ok(AsOwner {
+            user,
+            context,
+            guc_level,
+        })
     }
 }
 
 impl Drop for AsOwner {
     fn drop(&mut self) {
         // SAFETY: restores what enter() saved.
-        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) }
+        unsafe {
+            pg_sys::AtEOXact_GUC(true, self.guc_level);
+            pg_sys::SetUserIdAndSecContext(self.user, self.context);
+        }
     }
 }
 

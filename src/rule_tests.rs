@@ -836,4 +836,37 @@ mod tests {
             ("delete", ATH1, "athlete")
         );
     }
+
+    #[pg_test]
+    fn a_sub_is_read_exactly_as_postgresql_reads_a_uuid() {
+        let accepted = |sub: &str| {
+            let claims = format!("{{\"sub\": \"{sub}\"}}");
+            run(&format!(
+                "SELECT set_config('request.jwt.claims', '{claims}', true)"
+            ));
+            sqlstate_of("SELECT gym_booking.current_user_id()") == "00000"
+        };
+        for sub in [
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+        ] {
+            assert!(accepted(sub), "{sub}");
+        }
+        for sub in [
+            "a-0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a1-1",
+            "a0eebc999-c0b4ef8bb6d6bb9bd380a11",
+            "+0+0+0+0+0+0+0+0+0+0+0+0+0+0+0+0",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+        ] {
+            assert!(!accepted(sub), "{sub}");
+            let cast = format!("SELECT '{sub}'::uuid");
+            assert_eq!(sqlstate_of(&cast), "22P02", "PostgreSQL refuses {sub} too");
+        }
+    }
 }

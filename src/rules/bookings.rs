@@ -141,7 +141,14 @@ fn on_insert(new: &Row) -> RuleResult<Outcome> {
             hint: Some("Book first; cancel or complete the booking afterwards."),
         });
     }
-    require_active_user(new.uuid("user_id")?)?;
+    let user_id = new.uuid("user_id")?;
+    // Row-level security says the same, but only after this trigger: refuse a client's
+    // booking for someone else before anything else is looked at (or locked).
+    let actor = Actor::current()?;
+    if !actor.is_privileged() && actor.user_id != Some(user_id) {
+        return Err(RuleError::not_allowed("you can book only for yourself"));
+    }
+    require_active_user(user_id)?;
     reserve_place(new.uuid("slot_id")?)?;
     let mut edit = RowEdit::default();
     edit.set_micros(new, "status_changed_at", now_micros())?;

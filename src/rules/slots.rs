@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 use super::bookings::RESERVED_IN_SLOT;
 use super::{fire, Fired, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
+use crate::identity::Actor;
 use crate::plans::{self, Sql};
 use crate::row::{RowEdit, MICROS_PER_MINUTE};
 use crate::system::SystemChange;
@@ -92,6 +93,16 @@ fn normalize(fired: &Fired) -> RuleResult<Outcome> {
     }
     if fired.changed("trainer_id")? {
         let trainer = new.uuid("trainer_id")?;
+        // Row-level security says the same, but only after this trigger.
+        let actor = Actor::current()?;
+        let own_trainer = actor.user_id == Some(trainer)
+            && actor.active
+            && actor.role.as_deref() == Some("trainer");
+        if !actor.is_privileged() && !own_trainer {
+            return Err(RuleError::not_allowed(
+                "trainers create and manage only their own slots",
+            ));
+        }
         if plans::one::<bool>(&TRAINER_IS_ACTIVE, &[trainer.into()])? == Some(false) {
             return Err(RuleError::InvalidInput {
                 message: "a slot's trainer must be an active user with the trainer role".into(),

@@ -7,6 +7,8 @@
 use postgres::{Client, NoTls, Transaction};
 use serde_json::Value;
 
+pub mod access;
+
 /// Where the test cluster listens. Missing settings are a setup error, never a skip.
 fn cluster() -> (String, String) {
     let get = |name: &str| {

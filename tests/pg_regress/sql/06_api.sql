@@ -95,12 +95,14 @@ COMMIT;
 SELECT u.first_name, b.status, b.auto_processed
   FROM bookings b JOIN users u ON u.id = b.user_id WHERE b.slot_id = :'slot' ORDER BY 1;
 
--- Ben deletes his account: the row stays, anonymized.
+-- Ben deletes his account. His token, valid until it expires, now owns and sees nothing.
 BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_ben', true) \gset
 SELECT delete_my_account();
-SELECT first_name, is_anonymous FROM users;
+SELECT count(*) AS visible_users FROM users;
 COMMIT;
+-- The row stays, anonymized, so his past bookings keep pointing at it.
+SELECT first_name, is_anonymous, deleted_at IS NOT NULL AS deleted FROM users WHERE id = :'ben';
 
 -- current_user_id() is the JWT's sub, as Supabase's auth.uid().
 BEGIN;

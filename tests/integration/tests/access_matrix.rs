@@ -1,0 +1,456 @@
+//! The access matrix (DESIGN.md, "Identity and row-level security", "API"): every caller ×
+//! every table × read / insert / update / delete, and every API function, each case ONE
+//! PostgREST-style request (`postgrest_request`: role and claims set with `set_config`).
+//!
+//! Callers: `anon` (no claims); athletes A and B; trainers T and U; an app admin (role
+//! `authenticated`, `sub` = an admin user); `service_role` (claims `{"role":"service_role"}`).
+//! The seed (`gym_booking_integration::access`, written as the superuser) has T's slots T1..T3
+//! and U's U1, U2 in the future with bookings of A and B, T's slot PAST that has ended with
+//! A's booking still reserved (loaded as a restore loads it), and the log and history rows
+//! the changes made. Bookings are labelled `athlete@slot`, log rows `entity action by author`,
+//! history rows `booking from>to by author`.
+//!
+//! Reads assert WHICH rows the caller sees; writes assert success (with the rows returned and
+//! the tables changed) or the SQLSTATE of the refusal, and that a refused or hidden write
+//! changed nothing at all (an UPDATE/DELETE that row-level security hides affects 0 rows).
+//! Every case starts from the seed (see `access::Fixture::run`).
+
+use gym_booking_integration::access::{self, run_all, Case, Expect, Fixture};
+use gym_booking_integration::Caller;
+
+use Expect::{Refused, Rows, Writes};
+
+/// Refused by a grant or a policy.
+const DENIED: Expect = Refused("42501");
+/// Succeeds, sees or changes nothing.
+const NOTHING: Expect = Rows(&[]);
+
+const USERS: &str = "users";
+const SLOTS: &str = "slots";
+const BOOKINGS: &str = "bookings";
+const LOGS: &str = "activity_logs";
+const HISTORY: &str = "booking_status_history";
+const DIRECTORY: &str = "trainer_directory";
+
+/// The callers, in the order of each row's expectations.
+const CALLERS: [&str; 7] = ["anon", "A", "B", "T", "U", "ADM", "SRV"];
+
+const ALL_USERS: &[&str] = &["ADM", "T", "U", "A", "B"];
+const ALL_SLOTS: &[&str] = &["T1", "T2", "T3", "U1", "U2", "PAST"];
+const ALL_BOOKINGS: &[&str] = &["A@T1", "B@T1", "A@T2", "B@T2", "B@U1", "A@U2", "A@PAST"];
+
+const ALL_LOGS: &[&str] = &[
+    "ADM create by -",
+    "T create by -",
+    "U create by -",
+    "A create by -",
+    "B create by -",
+    "T1 create by T",
+    "T2 create by T",
+    "T3 create by T",
+    "U1 create by U",
+    "U2 create by U",
+    "A@T1 create by A",
+    "A@T2 create by A",
+    "A@U2 create by A",
+    "A@T2 update by A",
+    "B@T1 create by B",
+    "B@T2 create by B",
+    "B@U1 create by B",
+    "B@U1 update by B",
+    "B@U1 update by B",
+    "B@T2 update by ADM",
+];
+/// What A made.
+const LOGS_A: &[&str] = &[
+    "A@T1 create by A",
+    "A@T2 create by A",
+    "A@U2 create by A",
+    "A@T2 update by A",
+];
+/// What B made (not the admin's cancellation of B's booking).
+const LOGS_B: &[&str] = &[
+    "B@T1 create by B",
+    "B@T2 create by B",
+    "B@U1 create by B",
+    "B@U1 update by B",
+    "B@U1 update by B",
+];
+/// T's slots and the bookings of T's slots, whoever made them.
+const LOGS_T: &[&str] = &[
+    "T1 create by T",
+    "T2 create by T",
+    "T3 create by T",
+    "A@T1 create by A",
+    "A@T2 create by A",
+    "A@T2 update by A",
+    "B@T1 create by B",
+    "B@T2 create by B",
+    "B@T2 update by ADM",
+];
+const LOGS_U: &[&str] = &[
+    "U1 create by U",
+    "U2 create by U",
+    "B@U1 create by B",
+    "B@U1 update by B",
+    "B@U1 update by B",
+    "A@U2 create by A",
+];
+
+const ALL_HISTORY: &[&str] = &[
+    "A@T2 reserved>cancelled by A",
+    "B@U1 reserved>cancelled by B",
+    "B@U1 cancelled>reserved by B",
+    "B@T2 reserved>cancelled by ADM",
+];
+
+/// One line of the matrix: a request and what each caller must get from it.
+struct Line {
+    method: &'static str,
+    path: &'static str,
+    /// `{label}` names a seed row; `{me}` is the caller's own user (A for anon and
+    /// service_role, who have none).
+    sql: &'static str,
+    /// anon, A, B, T, U, ADM, SRV.
+    expect: [Expect; 7],
+    /// Run as the superuser after each successful write; must return true.
+    check: Option<&'static str>,
+}
+
+const fn line(
+    method: &'static str,
+    path: &'static str,
+    sql: &'static str,
+    expect: [Expect; 7],
+) -> Line {
+    Line {
+        method,
+        path,
+        sql,
+        expect,
+        check: None,
+    }
+}
+
+const fn checked(
+    method: &'static str,
+    path: &'static str,
+    sql: &'static str,
+    expect: [Expect; 7],
+    check: &'static str,
+) -> Line {
+    Line {
+        method,
+        path,
+        sql,
+        expect,
+        check: Some(check),
+    }
+}
+
+const ALL_DENIED: [Expect; 7] = [DENIED; 7];
+
+fn tables() -> Vec<Line> {
+    vec![
+        // users ------------------------------------------------------------------------
+        line("GET", "/users?select=id", "SELECT id FROM gym_booking.users", [
+            DENIED, Rows(&["A"]), Rows(&["B"]), Rows(&["T"]), Rows(&["U"]),
+            Rows(ALL_USERS), Rows(ALL_USERS),
+        ]),
+        // password_hash is the one column no client role may SELECT (column grants), so
+        // `select *` (PostgREST's default select) is refused for every client role, the
+        // service role included: clients list the columns they want.
+        line("GET", "/users", "SELECT * FROM gym_booking.users", ALL_DENIED),
+        line("GET", "/users?select=password_hash", "SELECT password_hash FROM gym_booking.users", ALL_DENIED),
+        // Nor can a filter on it be used as an oracle, nor a whole-row reference read it.
+        line("GET", "/users?password_hash=like.$2a$*",
+            "SELECT id FROM gym_booking.users WHERE password_hash LIKE '$2a$%'", ALL_DENIED),
+        line("GET", "/rpc/row_to_json", "SELECT to_jsonb(u) FROM gym_booking.users AS u", ALL_DENIED),
+        line("POST", "/users",
+            "INSERT INTO gym_booking.users (email, password_hash, first_name)
+             VALUES ('new.member@gym.test', '$2a$10$new', 'Nina') RETURNING email::text", [
+            DENIED, DENIED, DENIED, DENIED, DENIED,
+            Writes(&["new.member@gym.test"], &[USERS, LOGS]),
+            Writes(&["new.member@gym.test"], &[USERS, LOGS]),
+        ]),
+        line("PATCH", "/users",
+            "UPDATE gym_booking.users SET preferences = preferences || '{\"theme\": \"dark\"}'
+             RETURNING id::text", [
+            DENIED,
+            Writes(&["A"], &[USERS, LOGS]),
+            Writes(&["B"], &[USERS, LOGS]),
+            Writes(&["T"], &[USERS, LOGS]),
+            Writes(&["U"], &[USERS, LOGS]),
+            Writes(ALL_USERS, &[USERS, LOGS]),
+            Writes(ALL_USERS, &[USERS, LOGS]),
+        ]),
+        // DELETE on users is the soft delete (the row stays, anonymized; the statement
+        // reports 0 rows). Only the gym deletes someone else; a person deletes their own
+        // account with delete_my_account(), not with DELETE.
+        checked("DELETE", "/users?id=eq.B",
+            "DELETE FROM gym_booking.users WHERE id = {B} RETURNING id::text", [
+            DENIED, NOTHING, NOTHING, NOTHING, NOTHING,
+            Writes(&[], &[USERS, BOOKINGS, HISTORY, LOGS]),
+            Writes(&[], &[USERS, BOOKINGS, HISTORY, LOGS]),
+        ], "SELECT is_anonymous AND first_name = 'Anonymous user'
+                  AND email = 'deleted-' || id || '@anonymized.invalid'
+                  AND NOT EXISTS (SELECT FROM gym_booking.bookings
+                                   WHERE user_id = {B} AND status = 'reserved')
+             FROM gym_booking.users WHERE id = {B}"),
+        // slots ------------------------------------------------------------------------
+        line("GET", "/slots?select=id", "SELECT id FROM gym_booking.slots", [
+            DENIED, Rows(ALL_SLOTS), Rows(ALL_SLOTS), Rows(ALL_SLOTS), Rows(ALL_SLOTS),
+            Rows(ALL_SLOTS), Rows(ALL_SLOTS),
+        ]),
+        line("POST", "/slots",
+            "INSERT INTO gym_booking.slots (trainer_id, start_at, capacity)
+             VALUES ({T}, date_trunc('hour', now()) + interval '5 days', 4)
+             RETURNING trainer_id::text", [
+            DENIED, DENIED, DENIED,
+            Writes(&["T"], &[SLOTS, LOGS]),
+            DENIED,
+            Writes(&["T"], &[SLOTS, LOGS]),
+            Writes(&["T"], &[SLOTS, LOGS]),
+        ]),
+        line("PATCH", "/slots", "UPDATE gym_booking.slots SET notes = 'Bring a towel' RETURNING id::text", [
+            DENIED, NOTHING, NOTHING,
+            Writes(&["T1", "T2", "T3", "PAST"], &[SLOTS, LOGS]),
+            Writes(&["U1", "U2"], &[SLOTS, LOGS]),
+            Writes(ALL_SLOTS, &[SLOTS, LOGS]),
+            Writes(ALL_SLOTS, &[SLOTS, LOGS]),
+        ]),
+        line("DELETE", "/slots?id=eq.T3", "DELETE FROM gym_booking.slots WHERE id = {T3} RETURNING id::text", [
+            DENIED, NOTHING, NOTHING,
+            Writes(&["T3"], &[SLOTS, LOGS]),
+            NOTHING,
+            Writes(&["T3"], &[SLOTS, LOGS]),
+            Writes(&["T3"], &[SLOTS, LOGS]),
+        ]),
+        // A slot with bookings is cancelled, never deleted (23001), whoever asks.
+        line("DELETE", "/slots?id=eq.T1", "DELETE FROM gym_booking.slots WHERE id = {T1} RETURNING id::text", [
+            DENIED, NOTHING, NOTHING, Refused("23001"), NOTHING, Refused("23001"), Refused("23001"),
+        ]),
+        // bookings ---------------------------------------------------------------------
+        line("GET", "/bookings?select=id", "SELECT id FROM gym_booking.bookings", [
+            DENIED,
+            Rows(&["A@T1", "A@T2", "A@U2", "A@PAST"]),
+            Rows(&["B@T1", "B@T2", "B@U1"]),
+            Rows(&["A@T1", "B@T1", "A@T2", "B@T2", "A@PAST"]),
+            Rows(&["B@U1", "A@U2"]),
+            Rows(ALL_BOOKINGS),
+            Rows(ALL_BOOKINGS),
+        ]),
+        line("POST", "/bookings",
+            "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ({T3}, {me})
+             RETURNING user_id::text || '@' || slot_id::text", [
+            DENIED,
+            Writes(&["A@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
+            DENIED, // trainers do not book
+            DENIED,
+            Writes(&["ADM@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["A@T3"], &[BOOKINGS, LOGS]),
+        ]),
+        line("POST", "/bookings",
+            "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ({T3}, {B})
+             RETURNING user_id::text || '@' || slot_id::text", [
+            DENIED,
+            DENIED, // not for someone else
+            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
+            DENIED,
+            DENIED,
+            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
+        ]),
+        line("PATCH", "/bookings?status=eq.reserved",
+            "UPDATE gym_booking.bookings SET status = 'cancelled'
+              WHERE status = 'reserved' AND slot_id <> {PAST} RETURNING id::text", [
+            DENIED,
+            Writes(&["A@T1", "A@U2"], &[BOOKINGS, HISTORY, LOGS]),
+            Writes(&["B@T1", "B@U1"], &[BOOKINGS, HISTORY, LOGS]),
+            NOTHING, // a trainer sees the bookings of their slots but does not change them
+            NOTHING,
+            Writes(&["A@T1", "B@T1", "B@U1", "A@U2"], &[BOOKINGS, HISTORY, LOGS]),
+            Writes(&["A@T1", "B@T1", "B@U1", "A@U2"], &[BOOKINGS, HISTORY, LOGS]),
+        ]),
+        // Bookings are never deleted: not even granted.
+        line("DELETE", "/bookings?id=eq.A@T2", "DELETE FROM gym_booking.bookings WHERE id = {A@T2}", ALL_DENIED),
+        // activity_logs ------------------------------------------------------------------
+        line("GET", "/activity_logs",
+            "SELECT entity_id::text || ' ' || action || ' by ' || coalesce(changed_by::text, '-')
+               FROM gym_booking.activity_logs", [
+            DENIED, Rows(LOGS_A), Rows(LOGS_B), Rows(LOGS_T), Rows(LOGS_U),
+            Rows(ALL_LOGS), Rows(ALL_LOGS),
+        ]),
+        line("POST", "/activity_logs",
+            "INSERT INTO gym_booking.activity_logs (entity_type, entity_id, action, changed_fields)
+             VALUES ('slot', {T1}, 'update', '{\"notes\": \"forged\"}')", ALL_DENIED),
+        line("PATCH", "/activity_logs", "UPDATE gym_booking.activity_logs SET metadata = '{\"forged\": true}'", ALL_DENIED),
+        line("DELETE", "/activity_logs", "DELETE FROM gym_booking.activity_logs", ALL_DENIED),
+        // booking_status_history ---------------------------------------------------------
+        line("GET", "/booking_status_history",
+            "SELECT booking_id::text || ' ' || previous_status || '>' || current_status
+                    || ' by ' || coalesce(changed_by::text, '-')
+               FROM gym_booking.booking_status_history", [
+            DENIED,
+            Rows(&["A@T2 reserved>cancelled by A"]),
+            Rows(&["B@U1 reserved>cancelled by B", "B@U1 cancelled>reserved by B",
+                   "B@T2 reserved>cancelled by ADM"]),
+            Rows(&["A@T2 reserved>cancelled by A", "B@T2 reserved>cancelled by ADM"]),
+            Rows(&["B@U1 reserved>cancelled by B", "B@U1 cancelled>reserved by B"]),
+            Rows(ALL_HISTORY),
+            Rows(ALL_HISTORY),
+        ]),
+        line("POST", "/booking_status_history",
+            "INSERT INTO gym_booking.booking_status_history (booking_id, previous_status, current_status)
+             VALUES ({A@T1}, 'reserved', 'completed')", ALL_DENIED),
+        line("PATCH", "/booking_status_history", "UPDATE gym_booking.booking_status_history SET changed_by = NULL", ALL_DENIED),
+        line("DELETE", "/booking_status_history", "DELETE FROM gym_booking.booking_status_history", ALL_DENIED),
+        // trainer_directory: readable by everyone, written only by the rules ---------------
+        line("GET", "/trainer_directory", "SELECT trainer_id FROM gym_booking.trainer_directory",
+            [Rows(&["T", "U"]); 7]),
+        line("POST", "/trainer_directory",
+            "INSERT INTO gym_booking.trainer_directory (trainer_id, display_name) VALUES ({A}, 'Fake Trainer')",
+            ALL_DENIED),
+        line("PATCH", "/trainer_directory", "UPDATE gym_booking.trainer_directory SET display_name = 'Hacked'", ALL_DENIED),
+        line("DELETE", "/trainer_directory", "DELETE FROM gym_booking.trainer_directory", ALL_DENIED),
+    ]
+}
+
+fn api() -> Vec<Line> {
+    vec![
+        // The API is not anon's; service_role has no person to act as, so the functions
+        // that act for "me" refuse it (it changes the tables directly instead).
+        line("POST", "/rpc/book_slot",
+            "SELECT user_id::text || '@' || slot_id::text FROM gym_booking.book_slot({T3})", [
+            DENIED,
+            Writes(&["A@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
+            DENIED,
+            DENIED,
+            Writes(&["ADM@T3"], &[BOOKINGS, LOGS]),
+            DENIED,
+        ]),
+        line("POST", "/rpc/cancel_booking",
+            "SELECT id::text || ' ' || status FROM gym_booking.cancel_booking({A@T1})", [
+            DENIED,
+            Writes(&["A@T1 cancelled"], &[BOOKINGS, HISTORY, LOGS]),
+            Refused("42704"), // B cannot see it: not found
+            DENIED,           // T sees it (their slot) but may not cancel it
+            Refused("42704"),
+            Writes(&["A@T1 cancelled"], &[BOOKINGS, HISTORY, LOGS]),
+            DENIED,
+        ]),
+        line("POST", "/rpc/create_slot",
+            "SELECT trainer_id::text FROM gym_booking.create_slot(
+                 date_trunc('hour', now()) + interval '4 days', 45, 3, 'Kettlebells')", [
+            DENIED, DENIED, DENIED,
+            Writes(&["T"], &[SLOTS, LOGS]),
+            Writes(&["U"], &[SLOTS, LOGS]),
+            DENIED, // creates the caller's own slot: an admin is not a trainer
+            DENIED,
+        ]),
+        checked("POST", "/rpc/cancel_slot",
+            "SELECT id::text || ' ' || (cancelled_at IS NOT NULL) FROM gym_booking.cancel_slot({T1})", [
+            DENIED, DENIED, DENIED,
+            Writes(&["T1 true"], &[SLOTS, BOOKINGS, HISTORY, LOGS]),
+            DENIED,
+            Writes(&["T1 true"], &[SLOTS, BOOKINGS, HISTORY, LOGS]),
+            DENIED,
+        ], "SELECT NOT EXISTS (SELECT FROM gym_booking.bookings
+                                WHERE slot_id = {T1} AND status = 'reserved')"),
+        // Counts of every athlete's bookings, never who booked.
+        line("GET", "/rpc/available_slots",
+            "SELECT slot_id::text || ' ' || booked || '/' || capacity FROM gym_booking.available_slots()", [
+            DENIED,
+            Rows(AVAILABLE), Rows(AVAILABLE), Rows(AVAILABLE), Rows(AVAILABLE),
+            Rows(AVAILABLE), Rows(AVAILABLE),
+        ]),
+        line("GET", "/rpc/my_bookings",
+            "SELECT booking_id::text || ' ' || status FROM gym_booking.my_bookings()", [
+            DENIED,
+            Rows(&["A@T1 reserved", "A@T2 cancelled", "A@U2 reserved", "A@PAST reserved"]),
+            Rows(&["B@T1 reserved", "B@T2 cancelled", "B@U1 reserved"]),
+            NOTHING, NOTHING, NOTHING, NOTHING,
+        ]),
+        checked("POST", "/rpc/complete_past_bookings", "SELECT gym_booking.complete_past_bookings()", [
+            DENIED, DENIED, DENIED, DENIED, DENIED,
+            Writes(&["1"], &[BOOKINGS, HISTORY, LOGS]),
+            Writes(&["1"], &[BOOKINGS, HISTORY, LOGS]),
+        ], "SELECT status = 'completed' AND auto_processed FROM gym_booking.bookings WHERE id = {A@PAST}"),
+        checked("POST", "/rpc/delete_my_account", "SELECT gym_booking.delete_my_account()", [
+            DENIED,
+            Writes(&[""], &[USERS, BOOKINGS, HISTORY, LOGS]),
+            Writes(&[""], &[USERS, BOOKINGS, HISTORY, LOGS]),
+            Writes(&[""], &[USERS, SLOTS, BOOKINGS, HISTORY, LOGS, DIRECTORY]),
+            Writes(&[""], &[USERS, SLOTS, BOOKINGS, HISTORY, LOGS, DIRECTORY]),
+            Writes(&[""], &[USERS, LOGS]),
+            DENIED,
+        ], "SELECT is_anonymous AND deleted_at IS NOT NULL FROM gym_booking.users WHERE id = {me}"),
+        line("GET", "/rpc/current_user_id", "SELECT gym_booking.current_user_id()", [
+            Rows(&["NULL"]), Rows(&["A"]), Rows(&["B"]), Rows(&["T"]), Rows(&["U"]),
+            Rows(&["ADM"]), Rows(&["NULL"]),
+        ]),
+    ]
+}
+
+/// Future slots in the next 7 days, not cancelled: reserved / capacity.
+const AVAILABLE: &[&str] = &["T1 2/3", "T2 0/2", "T3 0/2", "U1 1/2", "U2 1/2"];
+
+fn caller_of(name: &str) -> Caller {
+    match name {
+        "anon" => access::anon(),
+        "SRV" => access::service(),
+        person => access::person(person),
+    }
+}
+
+fn run_matrix(test_name: &str, lines: Vec<Line>) {
+    let mut fixture = Fixture::new(test_name);
+    let callers: Vec<Caller> = CALLERS.iter().map(|c| caller_of(c)).collect();
+    let mut sqls: Vec<(usize, usize, String, Option<String>)> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        for (j, who) in CALLERS.iter().enumerate() {
+            let me = match *who {
+                "anon" | "SRV" => "{A}".to_string(),
+                person => format!("{{{person}}}"),
+            };
+            sqls.push((
+                i,
+                j,
+                l.sql.replace("{me}", &me),
+                l.check.map(|c| c.replace("{me}", &me)),
+            ));
+        }
+    }
+    let cases: Vec<Case<'_>> = sqls
+        .iter()
+        .map(|(i, j, sql, check)| Case {
+            who: CALLERS[*j],
+            caller: &callers[*j],
+            raw_claims: None,
+            method: lines[*i].method,
+            path: lines[*i].path,
+            sql,
+            expect: lines[*i].expect[*j],
+            check: check.as_deref(),
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    run_all(&mut fixture, &cases);
+    eprintln!(
+        "{test_name}: {} cases in {:.1?}",
+        fixture.cases_run,
+        started.elapsed()
+    );
+}
+
+#[test]
+fn every_caller_on_every_table() {
+    run_matrix("access_matrix_tables", tables());
+}
+
+#[test]
+fn every_caller_on_every_api_function() {
+    run_matrix("access_matrix_api", api());
+}
