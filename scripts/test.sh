@@ -36,6 +36,25 @@ is_root || install_flags+=(--sudo)
 cargo pgrx install "${install_flags[@]}" >/dev/null 2>&1 ||
     cargo pgrx install "${install_flags[@]}"
 
+say "releases: frozen install scripts of earlier versions; a released version never changes"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n 1)
+extdir="$("$PG_CONFIG" --sharedir)/extension"
+# Comment lines and the order of items are pgrx's to choose; the statements are not.
+statements() { grep -v -E '^[[:space:]]*(--|/\*.*\*/[[:space:]]*$|$)' "$1" | sort; }
+for frozen in "$ROOT"/sql/releases/gym_booking--*.sql; do
+    released=${frozen##*/gym_booking--}
+    released=${released%.sql}
+    if [ "$released" = "$version" ]; then
+        diff <(statements "$frozen") <(statements "$extdir/gym_booking--$version.sql") ||
+            die "version $version is released (sql/releases/) but the code now generates a different schema." \
+                "Bump the version in Cargo.toml and write sql/gym_booking--$version--<new>.sql."
+    elif is_root; then
+        install -m 644 "$frozen" "$extdir/"
+    else
+        sudo install -m 644 "$frozen" "$extdir/"
+    fi
+done
+
 cluster="$state/test-cluster"
 cluster_stop "$cluster"
 rm -rf "$cluster"

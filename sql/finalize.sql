@@ -11,8 +11,10 @@ SELECT pg_catalog.pg_extension_config_dump('trainer_directory', '');
 
 -- Function privileges, last, once every function exists. PostgreSQL grants EXECUTE to
 -- PUBLIC by default; here nothing runs unless granted. (Trigger functions need no grant.)
+-- Names are qualified: pg_catalog comes first in the search_path, and it has a version().
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA gym_booking FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION current_user_id() TO anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION gym_booking.current_user_id(), gym_booking.version()
+    TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION active_user_id(), current_app_role(), is_app_admin(), is_trainer()
     TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION

@@ -6,6 +6,13 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// The version of the gym_booking library the server has loaded (after an upgrade, compare
+/// with `pg_extension.extversion`, the version of the installed SQL objects).
+#[pgrx::pg_extern(stable, parallel_safe)]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
 /// Settings always; the completion workers only when the server preloads the library.
 #[allow(non_snake_case)]
 #[pgrx::pg_guard]

@@ -210,7 +210,7 @@ SELECT line FROM (
       LEFT JOIN pg_enum e ON e.enumtypid = t.oid
      GROUP BY t.oid
     UNION ALL
-    SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind || ' rls=' || c.relrowsecurity
+    SELECT 'relation ' || c.oid::regclass || ' ' || c.relkind::text || ' rls=' || c.relrowsecurity
            || coalesce(' comment ' || obj_description(c.oid, 'pg_class'), '')
       FROM pg_class c JOIN tables t ON t.oid = c.oid
     UNION ALL
@@ -227,7 +227,7 @@ SELECT line FROM (
     UNION ALL
     SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN tables t ON t.oid = i.indrelid
     UNION ALL
-    SELECT 'trigger ' || pg_get_triggerdef(g.oid) || ' enabled=' || g.tgenabled
+    SELECT 'trigger ' || pg_get_triggerdef(g.oid) || ' enabled=' || g.tgenabled::text
       FROM pg_trigger g JOIN tables t ON t.oid = g.tgrelid WHERE NOT g.tgisinternal
     UNION ALL
     SELECT 'policy ' || p.tablename || '.' || p.policyname || ' ' || p.permissive || ' ' || p.roles::text

@@ -2,7 +2,10 @@
 CREATE EXTENSION gym_booking CASCADE;
 
 -- Everything lives in schema gym_booking.
-SELECT extname, extversion, extnamespace::regnamespace AS schema, extrelocatable
+-- gym_booking.version() is the loaded library's version; after an upgrade it equals the
+-- installed SQL objects' version once ALTER EXTENSION gym_booking UPDATE has run.
+SELECT extname, extversion = gym_booking.version() AS up_to_date,
+       extnamespace::regnamespace AS schema, extrelocatable
   FROM pg_extension WHERE extname = 'gym_booking';
 
 -- The four enumerated types.
