@@ -869,4 +869,16 @@ mod tests {
             assert_eq!(sqlstate_of(&cast), "22P02", "PostgreSQL refuses {sub} too");
         }
     }
+
+    #[pg_test]
+    fn a_slot_with_completed_bookings_keeps_its_times() {
+        people();
+        ended_slot_with_booking(S1, B1);
+        act_as(ADMIN);
+        assert_eq!(set_status(S1, ATH1, "completed"), "00000");
+        let moved = format!(
+            "UPDATE gym_booking.slots SET start_at = now() + interval '1 day' WHERE id = '{S1}'"
+        );
+        assert_eq!(sqlstate_of(&moved), "23001");
+    }
 }

@@ -20,6 +20,11 @@ static TRAINER_IS_ACTIVE: Sql = Sql {
     args: &[pg_sys::UUIDOID],
 };
 
+static HELD_IN_SLOT: Sql = Sql {
+    text: "SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status <> 'cancelled'",
+    args: &[pg_sys::UUIDOID],
+};
+
 static ANY_BOOKING_IN_SLOT: Sql = Sql {
     text: "SELECT count(*) FROM (SELECT FROM gym_booking.bookings WHERE slot_id = $1 LIMIT 1) AS b",
     args: &[pg_sys::UUIDOID],
@@ -141,15 +146,16 @@ fn slots_booking_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
             return Ok(Outcome::Proceed);
         }
         // This UPDATE holds the slot's row lock, so no booking can be added while we count.
-        let reserved = plans::latest_i64(&RESERVED_IN_SLOT, new.uuid("id")?)?;
-        if moved && reserved > 0 {
+        let id = new.uuid("id")?;
+        // A completed booking is history: the session it records happened at these times.
+        if moved && plans::latest_i64(&HELD_IN_SLOT, id)? > 0 {
             return Err(RuleError::Restricted {
-                what: format!(
-                    "a slot's times cannot change while it has reserved bookings ({reserved})"
-                ),
+                what: "a slot's times cannot change while it has reserved or completed bookings"
+                    .into(),
                 hint: "Cancel the slot and create a new one at the new time.",
             });
         }
+        let reserved = plans::latest_i64(&RESERVED_IN_SLOT, id)?;
         if i64::from(capacity) < reserved {
             return Err(RuleError::Restricted {
                 what: format!("capacity cannot drop below the {reserved} places already reserved"),

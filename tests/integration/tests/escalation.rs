@@ -542,7 +542,11 @@ fn the_catalog_behind_the_refusals() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(anon_may, ["current_user_id", "version"], "functions anon may run");
+    assert_eq!(
+        anon_may,
+        ["current_user_id", "version"],
+        "functions anon may run"
+    );
 
     let forbidden: Vec<String> = client
         .query(
