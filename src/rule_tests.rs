@@ -881,4 +881,19 @@ mod tests {
         );
         assert_eq!(sqlstate_of(&moved), "23001");
     }
+
+    #[pg_test]
+    fn a_deleted_trainers_old_slot_cannot_be_moved_back_into_the_future() {
+        people();
+        ended_slot_with_booking(S1, B1);
+        run(&format!(
+            "UPDATE gym_booking.users SET deleted_at = now() WHERE id = '{TRAINER}'"
+        ));
+        act_as(ADMIN);
+        assert_eq!(set_status(S1, ATH1, "cancelled"), "00000");
+        let moved = format!(
+            "UPDATE gym_booking.slots SET start_at = now() + interval '1 day' WHERE id = '{S1}'"
+        );
+        assert_eq!(sqlstate_of(&moved), "22023");
+    }
 }

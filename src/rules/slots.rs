@@ -96,17 +96,25 @@ fn normalize(fired: &Fired) -> RuleResult<Outcome> {
             start + i64::from(duration) * MICROS_PER_MINUTE,
         )?,
     }
-    if fired.changed("trainer_id")? {
+    // A slot that gets a trainer, or new times, must have an active trainer: a deleted or
+    // demoted trainer's old slot cannot be moved back into the bookable future.
+    let new_trainer = fired.changed("trainer_id")?;
+    let moved = fired.changed("start_at")?
+        || fired.changed("end_at")?
+        || fired.changed("duration_minutes")?;
+    if new_trainer || moved {
         let trainer = new.uuid("trainer_id")?;
-        // Row-level security says the same, but only after this trigger.
-        let actor = Actor::current()?;
-        let own_trainer = actor.user_id == Some(trainer)
-            && actor.active
-            && actor.role.as_deref() == Some("trainer");
-        if !actor.is_privileged() && !own_trainer {
-            return Err(RuleError::not_allowed(
-                "trainers create and manage only their own slots",
-            ));
+        if new_trainer {
+            // Row-level security says the same, but only after this trigger.
+            let actor = Actor::current()?;
+            let own_trainer = actor.user_id == Some(trainer)
+                && actor.active
+                && actor.role.as_deref() == Some("trainer");
+            if !actor.is_privileged() && !own_trainer {
+                return Err(RuleError::not_allowed(
+                    "trainers create and manage only their own slots",
+                ));
+            }
         }
         if plans::one::<bool>(&TRAINER_IS_ACTIVE, &[trainer.into()])? == Some(false) {
             return Err(RuleError::InvalidInput {

@@ -1162,6 +1162,12 @@ impl Model {
                 if held {
                     return Refused(RESTRICTED);
                 }
+                // New times need an active trainer: a deleted or demoted trainer's slot
+                // cannot be moved back into the bookable future.
+                let trainer = &self.users[s.trainer];
+                if trainer.deleted || trainer.role != Role::Trainer {
+                    return Refused(INVALID);
+                }
                 Change(
                     Obs::Rows(1),
                     Effect::Move {
@@ -1788,8 +1794,9 @@ impl Run {
             .get(0)
     }
 
-    /// Two admins (the second may be deleted), three trainers, ten athletes; ended and running
-    /// slots with reserved bookings, loaded as a restore would; a few future slots.
+    /// Two admins (the second may be deleted), three trainers, ten athletes and a former
+    /// trainer whose account is deleted; ended and running slots with reserved bookings, loaded
+    /// as a restore would; a few future slots.
     fn seed_data(&mut self) {
         let roles = [(Role::Admin, 2), (Role::Trainer, 3), (Role::Athlete, 10)];
         for (role, n) in roles {
@@ -1799,6 +1806,16 @@ impl Run {
                 self.model.users.push(user);
             }
         }
+        let mut former = self.new_user(Role::Trainer, "former_trainer".into());
+        former.id = self.insert_user(&former);
+        self.client
+            .execute(
+                "UPDATE gym_booking.users SET deleted_at = now() WHERE id = $1::text::uuid",
+                &[&former.id],
+            )
+            .expect("delete the former trainer's account");
+        former.deleted = true;
+        self.model.users.push(former);
         let now: i64 = self
             .client
             .query_one(NOW_US, &[])
@@ -2104,8 +2121,13 @@ impl Run {
             // Book a slot.
             0..=179 | 895..=999 => self.book(),
             885..=894 => {
+                // Often a trainer who has left since (their sessions stay in the records).
+                let former = self.users_where(|u| u.role == Role::Trainer && u.deleted);
                 let trainers = self.users_where(|u| u.role == Role::Trainer);
-                let trainer = self.rng.pick(&trainers).unwrap_or(2);
+                let trainer = match self.rng.pick(&former) {
+                    Some(t) if self.rng.chance(50) => t,
+                    _ => self.rng.pick(&trainers).unwrap_or(2),
+                };
                 let minutes = [45, 60, 90, 120][self.rng.below(4) as usize];
                 // Ended an hour to two days ago; sometimes still running.
                 let ago = if self.rng.chance(15) {
@@ -2117,7 +2139,7 @@ impl Run {
                 let mut pool = self.users_where(|u| u.role == Role::Athlete);
                 let mut athletes = Vec::new();
                 // Sometimes a session nobody booked.
-                let booked = if self.rng.chance(25) {
+                let booked = if self.rng.chance(35) {
                     0
                 } else {
                     self.rng.range(1, capacity)
@@ -2441,9 +2463,15 @@ impl Run {
                 let (who, slot) = if self.rng.chance(60) {
                     let who = self.gym();
                     let now = self.now;
+                    // Started slots nobody holds a place in: the ones whose times may move.
+                    let bookings = &self.model.bookings;
                     let started: Vec<usize> = (0..self.model.slots.len())
                         .filter(|&s| {
-                            !self.model.slots[s].gone && self.model.slots[s].start_us() <= now
+                            !self.model.slots[s].gone
+                                && self.model.slots[s].start_us() <= now
+                                && !bookings
+                                    .iter()
+                                    .any(|b| b.slot == s && b.status != Status::Cancelled)
                         })
                         .collect();
                     let slot = match self.rng.pick(&started) {
@@ -2457,7 +2485,11 @@ impl Run {
                     (who, slot)
                 };
                 let minutes = self.rng.range(2, 96) as i32 * 30;
-                let minutes = if self.rng.chance(50) {
+                let start = self.model.slots[slot].start_us();
+                let minutes = if start <= self.now && self.rng.chance(70) {
+                    // A session that has started, rescheduled to later: into the future.
+                    ((self.now - start) / MINUTE) as i32 + minutes
+                } else if self.rng.chance(50) {
                     minutes
                 } else {
                     -minutes

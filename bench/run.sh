@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# The benchmark runner (issue 6). One command:
+#
+#   bash bench/run.sh            # full run: ~10-12 minutes; writes docs/benchmarks.md and docs/benchmarks.svg
+#   bash bench/run.sh --smoke    # tiny data, 2-second runs, < 1 minute once built; report under bench/out/smoke/
+#
+# What it does:
+#   1. builds the RELEASE package (`cargo pgrx package`; nothing is installed into the system);
+#   2. starts a throwaway cluster (.local/bench, port $BENCH_PORT) whose dynamic_library_path puts
+#      that release gym_booking.so first, while the control and SQL files come from the system's
+#      extension directory (they must be the same version: checked below);
+#   3. loads the data set-based (bench/sql/load.sql, triggers off under
+#      session_replication_role = replica), makes the floor's plain copy (bench/sql/floor.sql),
+#      VACUUM ANALYZE, CHECKPOINT;
+#   4. logs EXPLAIN ANALYZE of the hot queries (bench/sql/explain.sql, auto_explain, nested);
+#   5. runs every scenario with pgbench (bench/pgbench/*.sql: 16 clients, 2 threads, prepared),
+#      the extension and its floor back to back, logging every transaction's latency;
+#   6. profiles the write paths briefly with pg_stat_statements (track = all) and track_functions
+#      (separate runs, so the measured runs carry no tracking overhead);
+#      and, when `perf` is available, samples the backends' call stacks during a booking run;
+#   7. checks the outcome (no client aborted, no slot overbooked, every due booking completed);
+#   8. writes the report and the chart (bench/report.py) and stops the cluster.
+#
+# Options: --smoke, --no-build (use the package already built), --no-perf (skip the perf call-stack
+# sample of a booking run), --keep (leave the cluster running), --out DIR (where the report goes). Environment: BENCH_SECS (seconds per timed run, default 30;
+# smoke 2), BENCH_ROUNDS (2: each timed run is split in rounds that alternate with the floor's),
+# BENCH_PORT (default 28870; smoke 28871), BENCH_CLIENTS (16), BENCH_THREADS (2).
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+
+BENCH="$ROOT/bench"
+smoke= build=1 keep= out_dir= perf=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smoke) smoke=1 ;;
+        --no-build) build= ;;
+        --keep) keep=1 ;;
+        --no-perf) perf= ;;
+        --out) out_dir=$2; shift ;;
+        -h | --help) sed -n '2,/^source/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option $1" "usage: $0 [--smoke] [--no-build] [--no-perf] [--keep] [--out DIR]" ;;
+    esac
+    shift
+done
+
+if [ -n "$smoke" ]; then
+    TRAINERS=10 PER_TRAINER=200 ATHLETES=1000 BOOKINGS=20000 SPREAD_ATHLETES=200
+    SECS=${BENCH_SECS:-2} PORT=${BENCH_PORT:-28871} NAME=bench-smoke PERF_SECS=1
+    perf=   # no call-stack sampling in the smoke run
+    out_dir=${out_dir:-$BENCH/out/smoke}
+else
+    TRAINERS=100 PER_TRAINER=1000 ATHLETES=10000 BOOKINGS=1000000 SPREAD_ATHLETES=1000
+    SECS=${BENCH_SECS:-30} PORT=${BENCH_PORT:-28870} NAME=bench PERF_SECS=6
+    out_dir=${out_dir:-$ROOT/docs}
+fi
+CLIENTS=${BENCH_CLIENTS:-16}
+ROUNDS=${BENCH_ROUNDS:-2}
+THREADS=${BENCH_THREADS:-2}
+PGBENCH=$PG_BIN/pgbench
+PSQL_BIN=$PG_BIN/psql
+for tool in "$PGBENCH" "$PSQL_BIN" "$PG_CONFIG"; do
+    [ -x "$tool" ] || die "$tool is missing" "Install PostgreSQL $PG_MAJOR (bash scripts/setup.sh)."
+done
+PYTHON=$(command -v python3) || die "python3 is needed to write the report"
+
+started=$(date +%s)
+run_dir=$BENCH/out/$NAME
+rm -rf "$run_dir"
+mkdir -p "$run_dir/logs" "$out_dir"
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
+meta=$run_dir/meta.env
+: >"$meta"
+kv() { printf '%s=%s\n' "$1" "$2" >>"$meta"; }
+elapsed() { echo $(($(date +%s) - started)); }
+
+# 1. the release build -----------------------------------------------------------------------
+pkg=$ROOT/target/release/gym_booking-pg$PG_MAJOR
+if [ -n "$build" ]; then
+    say "building the release package (cargo pgrx package)"
+    (cd "$ROOT" && cargo pgrx package --pg-config "$PG_CONFIG" >"$run_dir/build.log" 2>&1) ||
+        die "cargo pgrx package failed; see $run_dir/build.log"
+fi
+libdir=$("$PG_CONFIG" --pkglibdir)
+sharedir=$("$PG_CONFIG" --sharedir)/extension
+so=$pkg$libdir/gym_booking.so
+[ -f "$so" ] || die "no release build at $so" "Run without --no-build."
+version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
+[ -f "$sharedir/gym_booking--$version.sql" ] ||
+    die "the system has no gym_booking $version control/SQL files in $sharedir" \
+        "Install them once: cargo pgrx install --release --pg-config $PG_CONFIG"
+# pgrx may emit the same statements in another order from one build to the next
+statements() { grep -v '^-- src/' "$1" | sort; }
+if cmp -s "$pkg$sharedir/gym_booking--$version.sql" "$sharedir/gym_booking--$version.sql"; then
+    kv sql_matches yes
+elif cmp -s <(statements "$pkg$sharedir/gym_booking--$version.sql") <(statements "$sharedir/gym_booking--$version.sql"); then
+    kv sql_matches "yes (the same statements, in another order)"
+else
+    say "warning: the installed gym_booking--$version.sql differs from this build's; the benchmark uses the installed one"
+    kv sql_matches no
+fi
+
+# 2. the cluster -----------------------------------------------------------------------------
+dir="$(state_dir)/$NAME"
+cleanup() {
+    if [ -z "$keep" ]; then cluster_stop "$dir"; fi
+}
+trap cleanup EXIT
+cluster_stop "$dir"
+rm -rf "$dir"
+mkdir -p "$dir/lib"
+cp "$so" "$dir/lib/gym_booking.so"
+is_root && chown -R "$PG_OS_USER" "$dir"
+settings=(
+    "dynamic_library_path=$dir/lib:\\\$libdir"
+    shared_buffers=1GB
+    work_mem=16MB
+    maintenance_work_mem=512MB
+    effective_cache_size=8GB
+    max_connections=60
+    max_wal_size=8GB
+    checkpoint_timeout=30min
+    shared_preload_libraries=pg_stat_statements
+    pg_stat_statements.track=none
+    pg_stat_statements.max=1000
+    track_io_timing=on
+)
+opts=
+for s in "${settings[@]}"; do opts+=" -c $s"; done
+say "starting the benchmark cluster on port $PORT (data in $dir)"
+cluster_start "$dir" "$PORT" "$opts"
+export PGHOST=$dir/socket PGPORT=$PORT PGUSER=postgres
+DB=gym_bench
+psql_() { "$PSQL_BIN" -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql_ -d postgres -c "CREATE DATABASE $DB"
+psql_ -d $DB -c "SET client_min_messages = warning" -c "CREATE EXTENSION gym_booking CASCADE" \
+    -c "CREATE EXTENSION pg_stat_statements"
+# the server must have loaded the release library, not the system's: look at a backend's memory map
+mapped=$(psql_ -d $DB -At 2>/dev/null <<'SQL' | tail -1
+SELECT gym_booking.version();
+SELECT pg_backend_pid() AS pid \gset
+\setenv BACKEND_PID :pid
+\! grep -o '/[^ ]*gym_booking[.]so' /proc/$BACKEND_PID/maps | sort -u | head -1
+SQL
+)
+if [ -n "$mapped" ] && [ "${mapped:0:1}" = / ]; then
+    [ "$mapped" = "$dir/lib/gym_booking.so" ] ||
+        die "the server loaded $mapped, not the release build $dir/lib/gym_booking.so"
+else
+    mapped="$dir/lib/gym_booking.so (not verified: no backend memory map readable)"
+fi
+kv library "$mapped"
+kv library_built "$(date -u -r "$so" '+%Y-%m-%d %H:%M UTC')"
+
+# 3. data --------------------------------------------------------------------------------------
+say "loading $BOOKINGS bookings, $((TRAINERS * PER_TRAINER)) slots, $ATHLETES athletes"
+t0=$(date +%s.%N)
+psql_ -d $DB -v trainers=$TRAINERS -v per_trainer=$PER_TRAINER -v athletes=$ATHLETES \
+    -v bookings=$BOOKINGS -c "SET client_min_messages = warning" -f "$BENCH/sql/load.sql"
+psql_ -d $DB -c "VACUUM ANALYZE"
+t1=$(date +%s.%N)
+psql_ -d $DB -f "$BENCH/sql/floor.sql"
+psql_ -d $DB -c "CHECKPOINT"
+t2=$(date +%s.%N)
+kv load_secs "$(echo "$t1 - $t0" | bc)"
+kv floor_secs "$(echo "$t2 - $t1" | bc)"
+
+KT=$((TRAINERS * PER_TRAINER))
+FUT=$((KT * 3 / 10))
+DUE=$(psql_ -d $DB -Atc "SELECT count(*) FROM gym_booking.bookings b JOIN gym_booking.slots s ON s.id = b.slot_id
+                          WHERE b.status = 'reserved' AND s.end_at <= now()")
+COMPLETE_TX=10
+BATCH=$(((DUE + CLIENTS * COMPLETE_TX - 1) / (CLIENTS * COMPLETE_TX)))   # 160 calls complete them all
+SPREAD_TX=$((3 * KT / 10 / CLIENTS))   # 3 bookings per spread slot on average: never full (capacity 20)
+vars=(
+    -D clients=$CLIENTS -D trainers=$TRAINERS -D athletes=$ATHLETES -D spread_athletes=$SPREAD_ATHLETES
+    -D spread0=$((KT * 8 / 10)) -D spreadn=$((KT / 10)) -D hot0=$((KT * 9 / 10)) -D hotn=$((KT / 10))
+    -D fut0=$((KT / 2)) -D fut=$FUT -D base=$((KT * 8 / 10)) -D days=$((FUT / TRAINERS / 3))
+    -D batch=$BATCH
+)
+for v in TRAINERS PER_TRAINER ATHLETES BOOKINGS SPREAD_ATHLETES SECS ROUNDS CLIENTS THREADS DUE BATCH SPREAD_TX COMPLETE_TX; do
+    kv "${v,,}" "${!v}"
+done
+psql_ -d $DB -Atc "SELECT 'slots=' || (SELECT count(*) FROM gym_booking.slots),
+                          'bookings=' || (SELECT count(*) FROM gym_booking.bookings),
+                          'activity_logs=' || (SELECT count(*) FROM gym_booking.activity_logs),
+                          'history=' || (SELECT count(*) FROM gym_booking.booking_status_history),
+                          'db_size=' || pg_size_pretty(pg_database_size(current_database()))" |
+    tr '|' '\n' >>"$meta"
+
+# the machine and the settings
+kv cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+kv cores "$(nproc)"
+kv mem "$(free -g | awk '/^Mem:/ {print $2 " GB"}')"
+kv kernel "$(uname -sr)"
+kv pg_version "$(psql_ -d $DB -Atc 'SHOW server_version')"
+kv pgbench "$("$PGBENCH" --version)"
+kv git "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet HEAD -- src sql Cargo.toml 2>/dev/null || echo ' (src/sql changed since)')"
+kv loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+kv started "$(date -u '+%Y-%m-%d %H:%M UTC')"
+psql_ -d $DB -Atc "SELECT name || '=' || current_setting(name) FROM pg_settings
+                    WHERE name IN ('shared_buffers', 'work_mem', 'synchronous_commit', 'fsync', 'wal_level',
+                                   'max_wal_size', 'checkpoint_timeout', 'jit', 'random_page_cost',
+                                   'effective_cache_size', 'autovacuum', 'wal_sync_method', 'plan_cache_mode')
+                    ORDER BY name" >"$run_dir/settings.txt"
+
+# 4. EXPLAIN --------------------------------------------------------------------------------------
+say "EXPLAIN ANALYZE of the hot queries"
+j=7                                    # booking n = j (i = 0): a future reserved booking
+athlete_n=$((1 + (131 * j) % ATHLETES))
+uuid() { printf '00000000-0000-4000-%s-%012d' "$1" "$2"; }
+times=$(psql_ -d $DB -F' ' -Atc "
+    SELECT format('week_from=%L week_to=%L day_from=%L day_to=%L', h + interval '1 day', h + interval '8 days',
+                  h + interval '3 days', h + interval '4 days')
+      FROM bench.params")
+eval "$times"
+psql_ -d $DB -v athlete="$(uuid 8001 $athlete_n)" -v trainer="$(uuid 8000 5)" \
+    -v slot="$(uuid 9000 $((KT * 8 / 10 + 5)))" -v booking="$(uuid a000 $j)" \
+    -v week_from="$week_from" -v week_to="$week_to" -v day_from="$day_from" -v day_to="$day_to" \
+    -v batch=$BATCH -f "$BENCH/sql/explain.sql" 2>"$run_dir/explain.txt" >/dev/null ||
+    die "the EXPLAIN script failed; see $run_dir/explain.txt"
+
+# 5. the scenarios ----------------------------------------------------------------------------------
+: >"$run_dir/runs.tsv"
+aborted=0
+# run NAME ROUND [pgbench options]: round ROUND of bench/pgbench/NAME.sql; output and transaction
+# log kept under logs/NAME/rROUND/. The one-client call-alone run of available_slots connects with
+# role = authenticated (no envelope to set it).
+run() {
+    local name=$1 round=$2
+    shift 2
+    local d=$run_dir/logs/$name/r$round t0 t1
+    local env=()
+    case $name in *_1c.ext) env=(PGOPTIONS="-c role=authenticated") ;; esac
+    say "run $name, round $round ($(elapsed)s in)"
+    mkdir -p "$d"
+    t0=$(date +%s.%N)
+    env "${env[@]}" "$PGBENCH" -n -M prepared -r -l --log-prefix="$d/tx" "${vars[@]}" \
+        -f "$BENCH/pgbench/$name.sql" "$@" $DB >"$d/pgbench.out" 2>&1 || true
+    t1=$(date +%s.%N)
+    if grep -qE 'aborted|error' "$d/pgbench.out"; then
+        aborted=$((aborted + 1))
+        sed -n '1,5p' "$d/pgbench.out" >&2
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$name" "$round" "$(echo "$t1 - $t0" | bc)" "$*" >>"$run_dir/runs.tsv"
+}
+# alternate NAME... -- [pgbench options]: $ROUNDS rounds, each running every NAME once, in turn,
+# so the extension and its floor share whatever else the machine was doing at the time
+alternate() {
+    local names=()
+    while [ "$1" != -- ]; do names+=("$1"); shift; done
+    shift
+    local r n
+    for r in $(seq 1 "$ROUNDS"); do
+        for n in "${names[@]}"; do run "$n" "$r" "$@"; done
+    done
+}
+atleast1() { if [ "$1" -lt 1 ]; then echo 1; else echo "$1"; fi; }
+T=(-c "$CLIENTS" -j "$THREADS" -T "$(atleast1 $((SECS / ROUNDS)))")
+# reads first, on the data exactly as loaded
+alternate envelope.ext -- "${T[@]}"
+alternate avail_week.ext avail_week.floor -- "${T[@]}"
+alternate avail_day.ext avail_day.floor -- "${T[@]}"
+alternate my_bookings.ext my_bookings.norls my_bookings.floor -- "${T[@]}"
+alternate table_read.ext table_read.floor -- "${T[@]}"
+# the latency of available_slots alone, one client: the call as one statement, so the median is
+# the call's and not the envelope's or the queue's
+alternate avail_week_1c.ext avail_week_1c.floor -- -c 1 -j 1 -T "$(atleast1 $(((SECS + 2) / 3 / ROUNDS)))"
+# writes
+alternate spread.ext spread.floor -- -c "$CLIENTS" -j "$THREADS" -t "$(atleast1 $((SPREAD_TX / ROUNDS)))"
+alternate hot.ext hot.floor -- "${T[@]}"
+alternate cancel_rebook.ext cancel_rebook.floor -- "${T[@]}"
+
+# 6. profile of the write and read paths: short runs with statement and function tracking ---------
+say "profiling (pg_stat_statements track=all, track_functions=all)"
+P=(-c "$CLIENTS" -j "$THREADS" -T $(((SECS + 5) / 6)))
+for script in spread.ext cancel_rebook.ext my_bookings.ext avail_week.ext; do
+    psql_ -d $DB -qAtc "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();" >/dev/null
+    PGOPTIONS="-c pg_stat_statements.track=all -c track_functions=all" \
+        "$PGBENCH" -n -M prepared "${vars[@]}" -f "$BENCH/pgbench/$script.sql" "${P[@]}" $DB \
+        >"$run_dir/profile.$script.pgbench.out" 2>&1 || true
+    psql_ -d $DB -F $'\t' -Atc "
+        SELECT 'stmt', calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 4), toplevel,
+               left(regexp_replace(query, '\s+', ' ', 'g'), 160)
+          FROM pg_stat_statements WHERE calls > 1 ORDER BY total_exec_time DESC LIMIT 14" >"$run_dir/profile.$script.tsv"
+    psql_ -d $DB -F $'\t' -Atc "
+        SELECT 'func', calls, round(total_time::numeric, 1), round(self_time::numeric, 1), funcname
+          FROM pg_stat_user_functions WHERE calls > 0 ORDER BY total_time DESC LIMIT 12" >>"$run_dir/profile.$script.tsv"
+done
+
+# 6b. where a booking's CPU goes: call stacks of the backends (perf, when it is there and allowed),
+# during a booking run, summarised by bench/perf_stacks.py (the report's "CPU profile")
+if [ -n "$perf" ] && command -v perf >/dev/null 2>&1; then
+    say "sampling call stacks with perf during a booking run"
+    "$PGBENCH" -n -M prepared "${vars[@]}" -f "$BENCH/pgbench/spread.ext.sql" -c "$CLIENTS" -j "$THREADS" \
+        -T $((PERF_SECS + 3)) $DB >"$run_dir/perf.pgbench.out" 2>&1 &
+    bench_pid=$!
+    sleep 2
+    backends=$(pgrep -P "$(head -1 "$dir/data/postmaster.pid")" | paste -sd, -)
+    if perf record -q -F 999 --call-graph dwarf,16384 -p "$backends" -o "$run_dir/perf.data" \
+        -- sleep "$PERF_SECS" >"$run_dir/perf.log" 2>&1; then
+        perf script -i "$run_dir/perf.data" -F ip,sym 2>/dev/null >"$run_dir/perf.stacks" || true
+        "$PYTHON" "$BENCH/perf_stacks.py" "$run_dir/perf.stacks" >"$run_dir/perf.tsv" || true
+    else
+        say "perf record failed (see $run_dir/perf.log); no CPU profile in the report"
+    fi
+    rm -f "$run_dir/perf.data" "$run_dir/perf.stacks"
+    wait "$bench_pid" || true
+fi
+
+# 7. complete_past_bookings, last: it changes the data the other scenarios read -------------------
+alternate complete.ext complete.floor -- -c "$CLIENTS" -j "$THREADS" -t "$(atleast1 $((COMPLETE_TX / ROUNDS)))"
+
+# checks
+say "checking the outcome"
+due_sql="SELECT count(*) FROM %s.bookings b JOIN %s.slots s ON s.id = b.slot_id WHERE b.status = 'reserved' AND s.end_at <= now()"
+over_sql="SELECT count(*) FROM (SELECT b.slot_id FROM %s.bookings b JOIN %s.slots s ON s.id = b.slot_id
+           WHERE b.status = 'reserved' GROUP BY b.slot_id, s.capacity HAVING count(*) > s.capacity) x"
+for schema in gym_booking bench_floor; do
+    # shellcheck disable=SC2059
+    kv "due_left_$schema" "$(psql_ -d $DB -Atc "$(printf "$due_sql" $schema $schema)")"
+    # shellcheck disable=SC2059
+    kv "overbooked_$schema" "$(psql_ -d $DB -Atc "$(printf "$over_sql" $schema $schema)")"
+done
+kv completed_history "$(psql_ -d $DB -Atc "SELECT count(*) FROM gym_booking.booking_status_history WHERE current_status = 'completed' AND auto_processed AND changed_at > (SELECT h FROM bench.params)")"
+kv aborted_runs "$aborted"
+kv loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+kv runtime_secs "$(elapsed)"
+
+# 8. the report ---------------------------------------------------------------------------------
+say "writing the report to $out_dir"
+"$PYTHON" "$BENCH/report.py" "$run_dir" "$out_dir" ${smoke:+--smoke}
+status=$?
+say "done in $(elapsed)s: $out_dir/benchmarks.md"
+exit $status
