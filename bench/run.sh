@@ -22,13 +22,15 @@
 #   8. writes the report and the chart (bench/report.py) and stops the cluster.
 #
 # Options: --smoke, --no-build (use the package already built), --no-perf (skip the perf call-stack
-# sample of a booking run), --keep (leave the cluster running), --out DIR (where the report goes). Environment: BENCH_SECS (seconds per timed run, default 30;
+# sample of a booking run), --keep (leave the cluster running), --out DIR (where the report goes),
+# --only "spread hot ..." (only these scenarios, by the names of bench/pgbench/NAME.*.sql; for
+# working on one path: the report then covers those alone). Environment: BENCH_SECS (seconds per timed run, default 30;
 # smoke 2), BENCH_ROUNDS (2: each timed run is split in rounds that alternate with the floor's),
 # BENCH_PORT (default 28870; smoke 28871), BENCH_CLIENTS (16), BENCH_THREADS (2).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
 BENCH="$ROOT/bench"
-smoke= build=1 keep= out_dir= perf=1
+smoke= build=1 keep= out_dir= perf=1 only=
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) smoke=1 ;;
@@ -36,8 +38,9 @@ while [ $# -gt 0 ]; do
         --keep) keep=1 ;;
         --no-perf) perf= ;;
         --out) out_dir=$2; shift ;;
+        --only) only=" $2 "; shift ;;
         -h | --help) sed -n '2,/^source/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) die "unknown option $1" "usage: $0 [--smoke] [--no-build] [--no-perf] [--keep] [--out DIR]" ;;
+        *) die "unknown option $1" "usage: $0 [--smoke] [--no-build] [--no-perf] [--keep] [--out DIR] [--only 'NAME ...']" ;;
     esac
     shift
 done
@@ -245,9 +248,14 @@ run() {
 }
 # alternate NAME... -- [pgbench options]: $ROUNDS rounds, each running every NAME once, in turn,
 # so the extension and its floor share whatever else the machine was doing at the time
+# wanted NAME: whether the scenario NAME (spread.ext -> spread) is to run (--only)
+wanted() { [ -z "$only" ] || [[ $only == *" ${1%%.*} "* ]]; }
 alternate() {
     local names=()
-    while [ "$1" != -- ]; do names+=("$1"); shift; done
+    while [ "$1" != -- ]; do
+        if wanted "$1"; then names+=("$1"); fi
+        shift
+    done
     shift
     local r n
     for r in $(seq 1 "$ROUNDS"); do
@@ -274,6 +282,7 @@ alternate cancel_rebook.ext cancel_rebook.floor -- "${T[@]}"
 say "profiling (pg_stat_statements track=all, track_functions=all)"
 P=(-c "$CLIENTS" -j "$THREADS" -T $(((SECS + 5) / 6)))
 for script in spread.ext cancel_rebook.ext my_bookings.ext avail_week.ext; do
+    wanted $script || continue
     psql_ -d $DB -qAtc "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();" >/dev/null
     PGOPTIONS="-c pg_stat_statements.track=all -c track_functions=all" \
         "$PGBENCH" -n -M prepared "${vars[@]}" -f "$BENCH/pgbench/$script.sql" "${P[@]}" $DB \
@@ -289,7 +298,7 @@ done
 
 # 6b. where a booking's CPU goes: call stacks of the backends (perf, when it is there and allowed),
 # during a booking run, summarised by bench/perf_stacks.py (the report's "CPU profile")
-if [ -n "$perf" ] && command -v perf >/dev/null 2>&1; then
+if [ -n "$perf" ] && wanted spread && command -v perf >/dev/null 2>&1; then
     say "sampling call stacks with perf during a booking run"
     "$PGBENCH" -n -M prepared "${vars[@]}" -f "$BENCH/pgbench/spread.ext.sql" -c "$CLIENTS" -j "$THREADS" \
         -T $((PERF_SECS + 3)) $DB >"$run_dir/perf.pgbench.out" 2>&1 &

@@ -19,37 +19,23 @@ BEGIN
 END
 $$;
 
--- Helpers the policies and the API use. SECURITY DEFINER with a pinned search_path: they
--- read users, whose own policies would otherwise call them again.
--- The caller's id while their account is active: a deleted account's token, still valid
--- until it expires, owns nothing any more.
-CREATE FUNCTION active_user_id() RETURNS uuid
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT u.id FROM gym_booking.users AS u
-     WHERE u.id = gym_booking.current_user_id() AND u.deleted_at IS NULL
-$$;
+-- Helpers the policies and the API use. active_user_id(), is_app_admin() and is_trainer() are
+-- Rust (src/identity.rs): they read the caller's users row once per statement, as the
+-- extension's owner (users' own policies call them), and never re-plan anything.
 COMMENT ON FUNCTION active_user_id() IS 'The caller''s id (JWT sub) while their account is active, else NULL';
+COMMENT ON FUNCTION is_app_admin() IS 'Whether the caller is an active app admin';
+COMMENT ON FUNCTION is_trainer() IS 'Whether the caller is an active trainer';
 
+-- Plain SQL over them, so PostgreSQL inlines it into the calling query.
 CREATE FUNCTION current_app_role() RETURNS user_role
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE PARALLEL RESTRICTED
 AS $$
-    SELECT u.role FROM gym_booking.users AS u
-     WHERE u.id = gym_booking.current_user_id() AND u.deleted_at IS NULL
+    SELECT CASE WHEN gym_booking.is_app_admin() THEN 'admin'
+                WHEN gym_booking.is_trainer() THEN 'trainer'
+                WHEN gym_booking.active_user_id() IS NOT NULL THEN 'athlete'
+           END::gym_booking.user_role
 $$;
 COMMENT ON FUNCTION current_app_role() IS 'The caller''s app role (admin, trainer, athlete), NULL for no active account';
-
-CREATE FUNCTION is_app_admin() RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(gym_booking.current_app_role() = 'admin', false) $$;
-
-CREATE FUNCTION is_trainer() RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(gym_booking.current_app_role() = 'trainer', false) $$;
 
 -- Nothing is anyone's by default (functions: see finalize.sql).
 REVOKE ALL ON ALL TABLES IN SCHEMA gym_booking FROM PUBLIC;

@@ -2,32 +2,45 @@
 //! transaction's settings, and whether the caller acts for the gym (an app admin, or the
 //! `service_role` database role).
 
+use std::cell::RefCell;
 use std::ffi::CStr;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::errors::{raise, RuleError, RuleResult};
+use crate::memo::Epoch;
 use crate::plans::{self, Sql};
 
-fn setting(name: &CStr) -> Option<String> {
-    // SAFETY: GetConfigOption returns NULL for an unknown setting when missing_ok is true.
-    unsafe {
+/// Hands `read` the two claim settings' current values (empty when unset), borrowed from
+/// the GUC machinery: nothing can set them while `read` runs.
+fn with_claim_settings<R>(read: impl FnOnce(&[u8], &[u8]) -> R) -> R {
+    // SAFETY: GetConfigOption returns NULL for an unknown setting when missing_ok is true,
+    // else the setting's value, which stays valid until the setting is next changed.
+    let value = |name: &CStr| unsafe {
         let value = pg_sys::GetConfigOption(name.as_ptr(), true, false);
-        (!value.is_null()).then(|| CStr::from_ptr(value).to_string_lossy().into_owned())
-    }
+        if value.is_null() {
+            &[][..]
+        } else {
+            CStr::from_ptr(value).to_bytes()
+        }
+    };
+    read(
+        value(c"request.jwt.claim.sub"),
+        value(c"request.jwt.claims"),
+    )
 }
 
 /// The `sub` claim, read as Supabase's `auth.uid()` reads it: `request.jwt.claim.sub` when
 /// set (older PostgREST), else `request.jwt.claims` ->> 'sub'; empty means absent.
-fn claimed_sub() -> RuleResult<Option<String>> {
-    if let Some(sub) = setting(c"request.jwt.claim.sub").filter(|s| !s.is_empty()) {
-        return Ok(Some(sub));
+fn claimed_sub(claim_sub: &[u8], claims: &[u8]) -> RuleResult<Option<String>> {
+    if !claim_sub.is_empty() {
+        return Ok(Some(String::from_utf8_lossy(claim_sub).into_owned()));
     }
-    let Some(claims) = setting(c"request.jwt.claims").filter(|s| !s.is_empty()) else {
+    if claims.is_empty() {
         return Ok(None);
-    };
-    let claims: serde_json::Value = serde_json::from_str(&claims)
+    }
+    let claims: serde_json::Value = serde_json::from_slice(claims)
         .map_err(|_| RuleError::BadClaims("request.jwt.claims is not valid JSON".into()))?;
     Ok(match claims.get("sub") {
         None | Some(serde_json::Value::Null) => None,
@@ -37,14 +50,47 @@ fn claimed_sub() -> RuleResult<Option<String>> {
     .filter(|s| !s.is_empty()))
 }
 
-/// The caller's user id, or None when the request carries no `sub`. A `sub` that is not a
-/// uuid is an error, never somebody else's identity.
-pub fn claimed_user_id() -> RuleResult<Option<pgrx::Uuid>> {
-    let Some(sub) = claimed_sub()? else {
+fn parse_claims(claim_sub: &[u8], claims: &[u8]) -> RuleResult<Option<pgrx::Uuid>> {
+    let Some(sub) = claimed_sub(claim_sub, claims)? else {
         return Ok(None);
     };
     parse_uuid(&sub).map(Some).ok_or_else(|| {
         RuleError::BadClaims(format!("the JWT's sub claim is not a user id: {sub:?}"))
+    })
+}
+
+/// The claims last read and what they said: a request sets them once, and the policies and
+/// rules of one booking read them a dozen times.
+struct ReadClaims {
+    claim_sub: Vec<u8>,
+    claims: Vec<u8>,
+    user_id: Result<Option<pgrx::Uuid>, String>,
+}
+
+thread_local! {
+    static CLAIMS: RefCell<Option<ReadClaims>> = const { RefCell::new(None) };
+}
+
+/// The caller's user id, or None when the request carries no `sub`. A `sub` that is not a
+/// uuid is an error, never somebody else's identity.
+pub fn claimed_user_id() -> RuleResult<Option<pgrx::Uuid>> {
+    with_claim_settings(|claim_sub, claims| {
+        CLAIMS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let fresh = cache
+                .as_ref()
+                .is_some_and(|read| read.claim_sub == claim_sub && read.claims == claims);
+            if !fresh {
+                let user_id = parse_claims(claim_sub, claims).map_err(|e| e.to_string());
+                *cache = Some(ReadClaims {
+                    claim_sub: claim_sub.to_vec(),
+                    claims: claims.to_vec(),
+                    user_id,
+                });
+            }
+            let read = cache.as_ref().expect("just filled");
+            read.user_id.clone().map_err(RuleError::BadClaims)
+        })
     })
 }
 
@@ -82,20 +128,102 @@ pub fn current_user_id() -> Option<pgrx::Uuid> {
 /// Whether the statement runs as `role` or a member of it (a superuser is not, unless made
 /// one). Inside a trigger this is the writer: a client's role (PostgREST's `SET ROLE`), or the
 /// owner of a SECURITY DEFINER function that wrote on the client's behalf.
-fn writer_is(role: &CStr) -> bool {
+fn writer_is(writer: pg_sys::Oid, role: &CStr) -> bool {
     // SAFETY: plain catalog lookups.
     unsafe {
         let role = pg_sys::get_role_oid(role.as_ptr(), true);
-        role != pg_sys::InvalidOid && pg_sys::is_member_of_role_nosuper(pg_sys::GetUserId(), role)
+        role != pg_sys::InvalidOid && pg_sys::is_member_of_role_nosuper(writer, role)
     }
 }
 
-static ACTOR: Sql = Sql {
+static ACCOUNT: Sql = Sql {
     text: "SELECT role::text, deleted_at IS NULL FROM gym_booking.users WHERE id = $1",
     args: &[pg_sys::UUIDOID],
 };
 
+/// The users row the JWT names.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: pgrx::Uuid,
+    /// The app role (also when the account has just been deleted).
+    pub role: Option<String>,
+    /// Not deleted.
+    pub active: bool,
+}
+
+impl Account {
+    fn active_with_role(&self, role: &str) -> bool {
+        self.active && self.role.as_deref() == Some(role)
+    }
+}
+
+/// Memos: the caller's users row per statement, and what the writer role is per statement.
+struct Known<K, V> {
+    epoch: Epoch,
+    key: K,
+    value: V,
+}
+
+type Memo<K, V> = RefCell<Option<Known<K, V>>>;
+
+thread_local! {
+    static ACCOUNTS: Memo<pgrx::Uuid, Option<Account>> = const { RefCell::new(None) };
+    static WRITERS: Memo<pg_sys::Oid, (bool, bool)> = const { RefCell::new(None) };
+}
+
+fn recall<K: PartialEq + Copy, V: Clone>(
+    memo: &'static std::thread::LocalKey<Memo<K, V>>,
+    key: K,
+    look_up: impl FnOnce() -> RuleResult<V>,
+) -> RuleResult<V> {
+    let epoch = Epoch::now();
+    let known = memo.with(|m| {
+        m.borrow()
+            .as_ref()
+            .filter(|k| k.epoch == epoch && k.key == key)
+            .map(|k| k.value.clone())
+    });
+    if let Some(value) = known {
+        return Ok(value);
+    }
+    let value = look_up()?;
+    // The look-up may have run statements that moved the epoch on (a users write): keep
+    // the answer only for the epoch it was asked in.
+    if Epoch::now() == epoch {
+        memo.with(|m| {
+            *m.borrow_mut() = Some(Known {
+                epoch,
+                key,
+                value: value.clone(),
+            })
+        });
+    }
+    Ok(value)
+}
+
+/// The caller's users row (deleted or not), None without a `sub` or when no row has that id.
+pub fn account() -> RuleResult<Option<Account>> {
+    let Some(id) = claimed_user_id()? else {
+        return Ok(None);
+    };
+    recall(&ACCOUNTS, id, || {
+        let found = plans::run(&ACCOUNT, &[id.into()], |table| {
+            if table.is_empty() {
+                Ok(None)
+            } else {
+                table.first().get_two::<String, bool>().map(Some)
+            }
+        })?;
+        Ok(found.map(|(role, active)| Account {
+            id,
+            role,
+            active: active == Some(true),
+        }))
+    })
+}
+
 /// The caller as the rules see them.
+#[derive(Clone, Debug)]
 pub struct Actor {
     /// The caller's users row, when the JWT names one (deleted or not).
     pub user_id: Option<pgrx::Uuid>,
@@ -112,34 +240,22 @@ pub struct Actor {
 
 impl Actor {
     pub fn current() -> RuleResult<Actor> {
-        let service_role = writer_is(c"service_role");
-        let client = !service_role && (writer_is(c"authenticated") || writer_is(c"anon"));
-        let nobody = Actor {
-            user_id: None,
-            role: None,
-            active: false,
+        // SAFETY: reads the current user id.
+        let writer = unsafe { pg_sys::GetUserId() };
+        let (service_role, client) = recall(&WRITERS, writer, || {
+            let service_role = writer_is(writer, c"service_role");
+            let client = !service_role
+                && (writer_is(writer, c"authenticated") || writer_is(writer, c"anon"));
+            Ok((service_role, client))
+        })?;
+        // A token for an account not (yet) in users names no one the rules know.
+        let account = account()?;
+        Ok(Actor {
+            user_id: account.as_ref().map(|a| a.id),
+            active: account.as_ref().is_some_and(|a| a.active),
+            role: account.and_then(|a| a.role),
             service_role,
             client,
-        };
-        let Some(id) = claimed_user_id()? else {
-            return Ok(nobody);
-        };
-        let found = plans::run(&ACTOR, &[id.into()], |table| {
-            if table.is_empty() {
-                Ok(None)
-            } else {
-                table.first().get_two::<String, bool>().map(Some)
-            }
-        })?;
-        Ok(match found {
-            // A token for an account not (yet) in users names no one the rules know.
-            None => nobody,
-            Some((role, active)) => Actor {
-                user_id: Some(id),
-                role,
-                active: active == Some(true),
-                ..nobody
-            },
         })
     }
 
@@ -152,4 +268,29 @@ impl Actor {
     pub fn is_admin(&self) -> bool {
         self.service_role || (self.active && self.role.as_deref() == Some("admin"))
     }
+}
+
+// The policies' helpers. Row-level security calls them as `(SELECT ...)`, once per query;
+// they read the caller's row as the extension's owner (users' own policies use them too).
+
+/// The caller's id (JWT sub) while their account is active, else NULL: a deleted account's
+/// token, still valid until it expires, owns nothing.
+#[pg_extern(stable, parallel_restricted)]
+pub fn active_user_id() -> Option<pgrx::Uuid> {
+    let account = account().unwrap_or_else(|e| raise(e))?;
+    account.active.then_some(account.id)
+}
+
+/// Whether the caller is an active app admin.
+#[pg_extern(stable, parallel_restricted)]
+pub fn is_app_admin() -> bool {
+    let account = account().unwrap_or_else(|e| raise(e));
+    account.is_some_and(|a| a.active_with_role("admin"))
+}
+
+/// Whether the caller is an active trainer.
+#[pg_extern(stable, parallel_restricted)]
+pub fn is_trainer() -> bool {
+    let account = account().unwrap_or_else(|e| raise(e));
+    account.is_some_and(|a| a.active_with_role("trainer"))
 }

@@ -17,6 +17,7 @@ fn version() -> &'static str {
 #[allow(non_snake_case)]
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    memo::register_callbacks();
     worker::define_settings();
     if worker::preloading() {
         worker::register_workers();
@@ -26,6 +27,7 @@ pub extern "C-unwind" fn _PG_init() {
 mod completion;
 mod errors;
 mod identity;
+mod memo;
 mod plans;
 mod row;
 mod rules;

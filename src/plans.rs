@@ -21,6 +21,7 @@ use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
 
 use crate::errors::{RuleError, RuleResult};
+use crate::memo::Epoch;
 
 /// A statement and the types of its parameters.
 pub struct Sql {
@@ -46,24 +47,27 @@ struct AsOwner {
 }
 
 thread_local! {
-    /// (extension oid, its owner): re-read when the extension is re-created.
-    static OWNER: std::cell::Cell<(pg_sys::Oid, pg_sys::Oid)> =
-        const { std::cell::Cell::new((pg_sys::InvalidOid, pg_sys::InvalidOid)) };
+    /// The extension's owner, as read in the transaction with this generation.
+    static OWNER: std::cell::Cell<(u64, pg_sys::Oid)> =
+        const { std::cell::Cell::new((0, pg_sys::InvalidOid)) };
 }
 
+/// Read once per transaction: finding the extension is a scan of `pg_extension`, and every
+/// statement a rule runs needs the owner.
 fn extension_owner() -> RuleResult<pg_sys::Oid> {
-    // SAFETY: a syscache lookup by name.
-    let ext = unsafe { pg_sys::get_extension_oid(c"gym_booking".as_ptr(), false) };
-    let (cached_ext, owner) = OWNER.with(|o| o.get());
-    if cached_ext == ext {
+    let transaction = Epoch::transaction();
+    let (read_in, owner) = OWNER.with(|o| o.get());
+    if read_in == transaction && owner != pg_sys::InvalidOid {
         return Ok(owner);
     }
+    // SAFETY: a catalog lookup by name.
+    let ext = unsafe { pg_sys::get_extension_oid(c"gym_booking".as_ptr(), false) };
     let owner = Spi::get_one_with_args::<pg_sys::Oid>(
         "SELECT extowner FROM pg_catalog.pg_extension WHERE oid = $1",
         &[ext.into()],
     )?
     .ok_or_else(|| RuleError::Internal("gym_booking has no owner".into()))?;
-    OWNER.with(|o| o.set((ext, owner)));
+    OWNER.with(|o| o.set((transaction, owner)));
     Ok(owner)
 }
 

@@ -37,7 +37,13 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/security.sql",
     name = "security",
-    requires = ["tables", identity::current_user_id]
+    requires = [
+        "tables",
+        identity::current_user_id,
+        identity::active_user_id,
+        identity::is_app_admin,
+        identity::is_trainer
+    ]
 );
 extension_sql_file!(
     "../sql/api.sql",

@@ -19,6 +19,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::errors::{raise, RuleError, RuleResult};
+use crate::memo;
 use crate::row::{Row, RowEdit};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -102,6 +103,11 @@ pub fn fire<'a>(
 ) -> TriggerResult<'a> {
     let data = trigger.trigger_data();
     let event = data.tg_event;
+    let table = trigger.table_name().unwrap_or_default();
+    if table == "users" {
+        // Whoever the request names may be changing: look them up again.
+        memo::forget();
+    }
     if restoring() {
         let before = event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_BEFORE;
         let deleting = event & pg_sys::TRIGGER_EVENT_OPMASK == pg_sys::TRIGGER_EVENT_DELETE;
@@ -131,7 +137,6 @@ pub fn fire<'a>(
             Op::Delete => (Some(Row::new(data.tg_trigtuple, desc)), None),
         }
     };
-    let table = trigger.table_name().unwrap_or_default();
     let fired = Fired {
         op,
         old,
