@@ -896,4 +896,103 @@ mod tests {
         );
         assert_eq!(sqlstate_of(&moved), "22023");
     }
+
+    // Identity is read once per statement (src/memo.rs). A #[pg_test] is one statement, so
+    // these show that what one statement remembers never outlives what it was read from.
+
+    fn is_app_admin() -> bool {
+        Spi::get_one::<bool>("SELECT gym_booking.is_app_admin()")
+            .unwrap()
+            .unwrap()
+    }
+
+    #[pg_test]
+    fn a_change_to_the_callers_row_is_seen_at_once() {
+        people();
+        act_as(ADMIN);
+        assert!(is_app_admin());
+        run(&format!(
+            "UPDATE gym_booking.users SET role = 'athlete' WHERE id = '{ADMIN}'"
+        ));
+        assert!(!is_app_admin());
+        assert_eq!(
+            value("SELECT gym_booking.current_app_role()::text").as_deref(),
+            Some("athlete")
+        );
+        run(&format!(
+            "UPDATE gym_booking.users SET deleted_at = now() WHERE id = '{ADMIN}'"
+        ));
+        assert_eq!(value("SELECT gym_booking.active_user_id()::text"), None);
+        assert_eq!(value("SELECT gym_booking.current_app_role()::text"), None);
+    }
+
+    #[pg_test]
+    fn a_rolled_back_change_is_forgotten() {
+        people();
+        act_as(ADMIN);
+        assert!(is_app_admin());
+        // Read (and remembered) inside a savepoint that is then rolled back.
+        run(&format!(
+            "DO $$ BEGIN
+                 UPDATE gym_booking.users SET role = 'athlete' WHERE id = '{ADMIN}';
+                 IF gym_booking.is_app_admin() THEN RAISE 'still an admin'; END IF;
+                 RAISE EXCEPTION 'roll back';
+             EXCEPTION WHEN raise_exception THEN
+                 IF SQLERRM <> 'roll back' THEN RAISE; END IF;
+             END $$"
+        ));
+        assert!(is_app_admin());
+    }
+
+    #[pg_test]
+    fn new_claims_name_a_new_caller() {
+        people();
+        act_as(ADMIN);
+        assert!(is_app_admin());
+        act_as(ATH1);
+        assert!(!is_app_admin());
+        assert_eq!(
+            value("SELECT gym_booking.active_user_id()::text").as_deref(),
+            Some(ATH1)
+        );
+        act_as("not-a-uuid");
+        assert_eq!(sqlstate_of("SELECT gym_booking.active_user_id()"), "22P02");
+        act_as_nobody();
+        assert_eq!(value("SELECT gym_booking.active_user_id()::text"), None);
+        act_as(TRAINER);
+        assert_eq!(
+            value("SELECT gym_booking.current_app_role()::text").as_deref(),
+            Some("trainer")
+        );
+    }
+
+    #[pg_test]
+    fn the_writers_role_is_read_again_when_it_changes() {
+        people();
+        slot(S1, "30 minutes", 5);
+        assert_eq!(book(S1, ATH1), "00000");
+        assert_eq!(book(S1, ATH2), "00000");
+        act_as(ATH1);
+        // Runs one statement as `role`; returns its SQLSTATE.
+        run(
+            "CREATE FUNCTION pg_temp.as_role(r text, stmt text) RETURNS text LANGUAGE plpgsql AS $$
+             BEGIN
+                 EXECUTE format('SET LOCAL ROLE %I', r);
+                 EXECUTE stmt;
+                 RESET ROLE;
+                 RETURN '00000';
+             EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE;
+             END $$",
+        );
+        let cancel = |role: &str, user: &str| {
+            value(&format!(
+                "SELECT pg_temp.as_role('{role}', $s$UPDATE gym_booking.bookings SET status = 'cancelled'
+                  WHERE slot_id = '{S1}' AND user_id = '{user}'$s$)"
+            ))
+            .unwrap()
+        };
+        // The gym cancels any time; the athlete, with the same claims, not within the hour.
+        assert_eq!(cancel("service_role", ATH2), "00000");
+        assert_eq!(cancel("authenticated", ATH1), "27000");
+    }
 }
