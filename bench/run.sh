@@ -5,10 +5,10 @@
 #   bash bench/run.sh --smoke    # tiny data, 2-second runs, < 1 minute once built; report under bench/out/smoke/
 #
 # What it does:
-#   1. builds the RELEASE package (`cargo pgrx package`; nothing is installed into the system);
+#   1. builds the RELEASE package (`cargo pgrx package`); of it, only the control and SQL files are
+#      installed into the system's extension directory (PostgreSQL 15 reads them nowhere else);
 #   2. starts a throwaway cluster (.local/bench, port $BENCH_PORT) whose dynamic_library_path puts
-#      that release gym_booking.so first, while the control and SQL files come from the system's
-#      extension directory (they must be the same version: checked below);
+#      that release gym_booking.so first (the system's library is left alone);
 #   3. loads the data set-based (bench/sql/load.sql, triggers off under
 #      session_replication_role = replica), makes the floor's plain copy (bench/sql/floor.sql),
 #      VACUUM ANALYZE, CHECKPOINT;
@@ -88,18 +88,22 @@ sharedir=$("$PG_CONFIG" --sharedir)/extension
 so=$pkg$libdir/gym_booking.so
 [ -f "$so" ] || die "no release build at $so" "Run without --no-build."
 version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
-[ -f "$sharedir/gym_booking--$version.sql" ] ||
-    die "the system has no gym_booking $version control/SQL files in $sharedir" \
-        "Install them once: cargo pgrx install --release --pg-config $PG_CONFIG"
+# The control and SQL files must be this build's: PostgreSQL 15 reads them only from the system's
+# extension directory, so they are installed there (the library is not: see step 2). A test run's
+# install (cargo pgrx test) leaves SQL that names its test functions, which a release build lacks.
 # pgrx may emit the same statements in another order from one build to the next
 statements() { grep -v '^-- src/' "$1" | sort; }
-if cmp -s "$pkg$sharedir/gym_booking--$version.sql" "$sharedir/gym_booking--$version.sql"; then
+if [ -f "$sharedir/gym_booking--$version.sql" ] &&
+    cmp -s <(statements "$pkg$sharedir/gym_booking--$version.sql") <(statements "$sharedir/gym_booking--$version.sql"); then
     kv sql_matches yes
-elif cmp -s <(statements "$pkg$sharedir/gym_booking--$version.sql") <(statements "$sharedir/gym_booking--$version.sql"); then
-    kv sql_matches "yes (the same statements, in another order)"
 else
-    say "warning: the installed gym_booking--$version.sql differs from this build's; the benchmark uses the installed one"
-    kv sql_matches no
+    say "installing this build's control and SQL files (gym_booking $version) into $sharedir"
+    if is_root; then
+        install -m 644 "$pkg$sharedir"/gym_booking* "$sharedir/"
+    else
+        sudo install -m 644 "$pkg$sharedir"/gym_booking* "$sharedir/"
+    fi
+    kv sql_matches "yes (installed from this build)"
 fi
 
 # 2. the cluster -----------------------------------------------------------------------------

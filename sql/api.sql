@@ -15,22 +15,32 @@ BEGIN
     IF me IS NULL THEN
         RAISE EXCEPTION 'sign in to book a slot' USING ERRCODE = 'insufficient_privilege';
     END IF;
-    PERFORM FROM gym_booking.slots AS s WHERE s.id = book_slot.slot_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'slot % not found', book_slot.slot_id USING ERRCODE = 'undefined_object';
-    END IF;
-    SELECT * INTO booking FROM gym_booking.bookings AS b
-     WHERE b.slot_id = book_slot.slot_id AND b.user_id = me;
-    IF NOT FOUND THEN
-        INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES (book_slot.slot_id, me)
-        RETURNING * INTO booking;
-    ELSIF booking.status = 'cancelled' THEN
-        -- Booking again re-activates the same row (capacity and start permitting).
-        UPDATE gym_booking.bookings AS b SET status = 'reserved' WHERE b.id = booking.id
-        RETURNING * INTO booking;
-    ELSIF booking.status = 'completed' THEN
-        RAISE EXCEPTION 'this booking is already completed' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    -- Twice at most: when the same athlete's other request (a double tap) inserts the row
+    -- between our look and our insert, the second turn reads it.
+    FOR turn IN 1..2 LOOP
+        -- The slot, and the caller's booking of it if there is one.
+        SELECT b.* INTO booking
+          FROM gym_booking.slots AS s
+          LEFT JOIN gym_booking.bookings AS b ON b.slot_id = s.id AND b.user_id = me
+         WHERE s.id = book_slot.slot_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'slot % not found', book_slot.slot_id USING ERRCODE = 'undefined_object';
+        ELSIF booking.id IS NULL THEN
+            INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES (book_slot.slot_id, me)
+            ON CONFLICT ON CONSTRAINT bookings_slot_user_key DO NOTHING
+            RETURNING * INTO booking;
+            EXIT WHEN FOUND;
+        ELSIF booking.status = 'cancelled' THEN
+            -- Booking again re-activates the same row (capacity and start permitting).
+            UPDATE gym_booking.bookings AS b SET status = 'reserved' WHERE b.id = booking.id
+            RETURNING * INTO booking;
+            EXIT;
+        ELSIF booking.status = 'completed' THEN
+            RAISE EXCEPTION 'this booking is already completed' USING ERRCODE = 'invalid_parameter_value';
+        ELSE
+            EXIT;
+        END IF;
+    END LOOP;
     -- Already reserved: booking twice is booking once.
     RETURN booking;
 END
@@ -132,8 +142,65 @@ $$;
 COMMENT ON FUNCTION cancel_slot(uuid) IS
     'Cancels a slot of the calling trainer (an admin: any slot); its reserved bookings are cancelled';
 
--- SECURITY DEFINER: the figures count every athlete's bookings, which RLS hides from the
--- caller; only counts leave the function, never who booked.
+-- The figures count every athlete's bookings, which RLS hides from the caller; only counts
+-- leave, never who booked. The counting runs in available_slots_counted (SECURITY DEFINER,
+-- PL/pgSQL: one plan per branch, kept for the session, each reading by an index);
+-- available_slots is a plain SQL wrapper that PostgreSQL inlines into the caller's query.
+-- (PL/pgSQL cannot be available_slots itself: its parameter trainer_id is also a result
+-- column, which SQL functions allow and PL/pgSQL refuses.)
+CREATE FUNCTION available_slots_counted(p_from timestamptz, p_to timestamptz, p_trainer_id uuid)
+RETURNS TABLE (
+    slot_id uuid,
+    trainer_id uuid,
+    trainer_name text,
+    start_at timestamptz,
+    end_at timestamptz,
+    duration_minutes smallint,
+    capacity smallint,
+    booked integer,
+    available integer,
+    notes text
+)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_trainer_id IS NOT NULL THEN
+        RETURN QUERY
+        SELECT s.id, s.trainer_id, d.display_name, s.start_at, s.end_at, s.duration_minutes,
+               s.capacity, taken.booked, s.capacity - taken.booked, s.notes
+          FROM gym_booking.slots AS s
+          LEFT JOIN gym_booking.trainer_directory AS d ON d.trainer_id = s.trainer_id
+         CROSS JOIN LATERAL (
+               SELECT count(*)::integer AS booked
+                 FROM gym_booking.bookings AS b
+                WHERE b.slot_id = s.id AND b.status = 'reserved') AS taken
+         WHERE s.trainer_id = p_trainer_id
+           AND s.start_at >= greatest(p_from, now())
+           AND s.start_at < p_to
+           AND s.cancelled_at IS NULL
+         ORDER BY s.start_at, s.id;
+    ELSE
+        RETURN QUERY
+        SELECT s.id, s.trainer_id, d.display_name, s.start_at, s.end_at, s.duration_minutes,
+               s.capacity, taken.booked, s.capacity - taken.booked, s.notes
+          FROM gym_booking.slots AS s
+          LEFT JOIN gym_booking.trainer_directory AS d ON d.trainer_id = s.trainer_id
+         CROSS JOIN LATERAL (
+               SELECT count(*)::integer AS booked
+                 FROM gym_booking.bookings AS b
+                WHERE b.slot_id = s.id AND b.status = 'reserved') AS taken
+         WHERE s.start_at >= greatest(p_from, now())
+           AND s.start_at < p_to
+           AND s.cancelled_at IS NULL
+         ORDER BY s.start_at, s.id;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION available_slots_counted(timestamptz, timestamptz, uuid) IS
+    'The body of available_slots (call that instead): bookable slots with their counts';
+
 CREATE FUNCTION available_slots(
     "from" timestamptz DEFAULT now(),
     "to" timestamptz DEFAULT now() + interval '7 days',
@@ -150,22 +217,10 @@ CREATE FUNCTION available_slots(
     available integer,
     notes text
 )
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE SECURITY INVOKER
 AS $$
-    SELECT s.id, s.trainer_id, d.display_name, s.start_at, s.end_at, s.duration_minutes,
-           s.capacity, taken.booked, s.capacity - taken.booked, s.notes
-      FROM gym_booking.slots AS s
-      LEFT JOIN gym_booking.trainer_directory AS d ON d.trainer_id = s.trainer_id
-     CROSS JOIN LATERAL (
-           SELECT count(*)::integer AS booked
-             FROM gym_booking.bookings AS b
-            WHERE b.slot_id = s.id AND b.status = 'reserved') AS taken
-     WHERE s.start_at >= greatest(available_slots."from", now())
-       AND s.start_at < available_slots."to"
-       AND s.cancelled_at IS NULL
-       AND (available_slots.trainer_id IS NULL OR s.trainer_id = available_slots.trainer_id)
-     ORDER BY s.start_at, s.id
+    SELECT * FROM gym_booking.available_slots_counted(available_slots."from", available_slots."to",
+                                                      available_slots.trainer_id)
 $$;
 COMMENT ON FUNCTION available_slots(timestamptz, timestamptz, uuid) IS
     'Bookable slots starting in [from, to) (not before now), optionally of one trainer: capacity, booked, available';
@@ -184,8 +239,9 @@ CREATE FUNCTION my_bookings(
     status_changed_at timestamptz,
     notes text
 )
+-- No SET: PostgreSQL inlines it (planned with the caller's query, not at every call). It runs
+-- with the caller's rights and names everything qualified.
 LANGUAGE sql STABLE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT b.id, s.id, s.trainer_id, d.display_name, s.start_at, s.end_at, b.status,
            b.status_changed_at, s.notes

@@ -23,6 +23,7 @@ GRANT EXECUTE ON FUNCTION
     create_slot(timestamptz, integer, integer, text),
     cancel_slot(uuid),
     available_slots(timestamptz, timestamptz, uuid),
+    available_slots_counted(timestamptz, timestamptz, uuid),
     my_bookings(timestamptz, timestamptz),
     complete_past_bookings(integer),
     delete_my_account()

@@ -12,3 +12,11 @@ CREATE INDEX bookings_user_status_idx ON bookings (user_id, status);
 CREATE INDEX activity_logs_entity_idx ON activity_logs (entity_type, entity_id, created_at DESC);
 
 CREATE INDEX booking_status_history_booking_idx ON booking_status_history (booking_id, changed_at DESC);
+
+-- Beyond the seed: what the policies, available_slots and the completion batch read by.
+-- Row-level security on activity_logs picks a caller's own entries by changed_by.
+CREATE INDEX activity_logs_changed_by_idx ON activity_logs (changed_by);
+-- available_slots for all trainers: bookable slots by start.
+CREATE INDEX slots_start_active_idx ON slots (start_at) WHERE cancelled_at IS NULL;
+-- complete_past_bookings(): ended slots, oldest first.
+CREATE INDEX slots_end_at_idx ON slots (end_at);

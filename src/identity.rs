@@ -222,6 +222,18 @@ pub fn account() -> RuleResult<Option<Account>> {
     })
 }
 
+/// Remembers the caller's row as a rule has just read it (locked) for this statement.
+pub fn remember(account: Account) {
+    let epoch = Epoch::now();
+    ACCOUNTS.with(|m| {
+        *m.borrow_mut() = Some(Known {
+            epoch,
+            key: account.id,
+            value: Some(account),
+        })
+    });
+}
+
 /// The caller as the rules see them.
 #[derive(Clone, Debug)]
 pub struct Actor {

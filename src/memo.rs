@@ -74,6 +74,6 @@ pub fn register_callbacks() {
     // SAFETY: plain registrations of static functions, once per process.
     unsafe {
         pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut());
-        let _ = on_subtransaction_end; // MUTANT
+        pg_sys::RegisterSubXactCallback(Some(on_subtransaction_end), std::ptr::null_mut());
     }
 }

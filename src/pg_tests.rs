@@ -162,7 +162,13 @@ mod tests {
             .into_iter()
             .map(|r| (r[0].clone(), r[1].clone(), r[2].replace("gym_booking.", "")))
             .collect();
+        // The seed's, and three the policies, available_slots and the completion batch read by.
         let expected = [
+            (
+                "activity_logs_changed_by_idx",
+                "btree",
+                "ON activity_logs USING btree (changed_by)",
+            ),
             (
                 "activity_logs_entity_idx",
                 "btree",
@@ -182,6 +188,12 @@ mod tests {
                 "bookings_user_status_idx",
                 "btree",
                 "ON bookings USING btree (user_id, status)",
+            ),
+            ("slots_end_at_idx", "btree", "ON slots USING btree (end_at)"),
+            (
+                "slots_start_active_idx",
+                "btree",
+                "ON slots USING btree (start_at) WHERE (cancelled_at IS NULL)",
             ),
             (
                 "slots_time_idx",

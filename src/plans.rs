@@ -52,21 +52,45 @@ thread_local! {
         const { std::cell::Cell::new((0, pg_sys::InvalidOid)) };
 }
 
-/// Read once per transaction: finding the extension is a scan of `pg_extension`, and every
-/// statement a rule runs needs the owner.
+/// Read once per transaction (a rule's every statement needs it): the owner in gym_booking's
+/// `pg_extension` row, found by name through the catalog's unique index, as PostgreSQL's own
+/// `get_extension_oid()` finds the row.
 fn extension_owner() -> RuleResult<pg_sys::Oid> {
     let transaction = Epoch::transaction();
     let (read_in, owner) = OWNER.with(|o| o.get());
     if read_in == transaction && owner != pg_sys::InvalidOid {
         return Ok(owner);
     }
-    // SAFETY: a catalog lookup by name.
-    let ext = unsafe { pg_sys::get_extension_oid(c"gym_booking".as_ptr(), false) };
-    let owner = Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT extowner FROM pg_catalog.pg_extension WHERE oid = $1",
-        &[ext.into()],
-    )?
-    .ok_or_else(|| RuleError::Internal("gym_booking has no owner".into()))?;
+    // SAFETY: a catalog index scan, as get_extension_oid() does; the tuple is read before
+    // the scan ends.
+    let owner = unsafe {
+        let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+        let catalog = pg_sys::table_open(pg_sys::ExtensionRelationId, lock);
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(
+            &mut key,
+            pg_sys::Anum_pg_extension_extname as pg_sys::AttrNumber,
+            pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+            pg_sys::Oid::from(pg_sys::F_NAMEEQ),
+            pg_sys::Datum::from(c"gym_booking".as_ptr()),
+        );
+        let scan = pg_sys::systable_beginscan(
+            catalog,
+            pg_sys::Oid::from(pg_sys::ExtensionNameIndexId),
+            true,
+            std::ptr::null_mut(),
+            1,
+            &mut key,
+        );
+        let row = pg_sys::systable_getnext(scan);
+        let owner = (!row.is_null()).then(|| {
+            (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_extension>(row)).extowner
+        });
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(catalog, lock);
+        owner
+    }
+    .ok_or_else(|| RuleError::Internal("gym_booking is not installed".into()))?;
     OWNER.with(|o| o.set((transaction, owner)));
     Ok(owner)
 }
@@ -163,7 +187,7 @@ pub fn one<T: FromDatum + IntoDatum>(
 }
 
 /// An `int8` computed by `sql` (a count, an exists as 0/1) on the latest committed state.
-pub fn latest_i64(sql: &Sql, arg: pgrx::Uuid) -> RuleResult<i64> {
+pub fn latest_i64(sql: &Sql, args: &[pgrx::Uuid]) -> RuleResult<i64> {
     let _owner = AsOwner::enter()?;
     Spi::connect_mut(|_client| unsafe {
         let plan = match PREPARED_RAW.with(|p| p.borrow().get(sql.text).copied()) {
@@ -184,8 +208,11 @@ pub fn latest_i64(sql: &Sql, arg: pgrx::Uuid) -> RuleResult<i64> {
                 plan
             }
         };
-        let mut values = [arg.into_datum().expect("a uuid datum")];
-        let nulls = [b' ' as std::ffi::c_char];
+        let mut values: Vec<pg_sys::Datum> = args
+            .iter()
+            .map(|arg| arg.into_datum().expect("a uuid datum"))
+            .collect();
+        let nulls = vec![b' ' as std::ffi::c_char; args.len()];
         // SAFETY: SPI is connected; read-write so the command counter advances and the
         // transaction's own writes are seen; the latest snapshot sees every committed row.
         let rc = pg_sys::SPI_execute_snapshot(

@@ -12,15 +12,21 @@ use pgrx::prelude::*;
 
 use super::{fire, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
-use crate::identity::Actor;
+use crate::identity::{self, Account, Actor};
 use crate::plans::{self, Sql};
 use crate::row::{now_micros, Row, RowEdit};
 use crate::system;
 
-static LOCK_SLOT: Sql = Sql {
-    text: "SELECT capacity, cancelled_at IS NOT NULL, start_at <= now()
-             FROM gym_booking.slots WHERE id = $1 FOR UPDATE",
-    args: &[pg_sys::UUIDOID],
+// The athlete's row FOR SHARE first (it waits for an account deletion in flight, whose
+// cascade would miss this booking), then the slot FOR UPDATE (bookers of one slot take turns):
+// one statement, the locks taken in that order.
+static LOCK_ATHLETE_AND_SLOT: Sql = Sql {
+    text: "SELECT u.deleted_at IS NULL, u.role::text,
+                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= now()
+             FROM gym_booking.users AS u, gym_booking.slots AS s
+            WHERE u.id = $1 AND s.id = $2
+              FOR SHARE OF u FOR UPDATE OF s",
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
 /// Places taken in a slot (run on the latest snapshot, with the slot locked).
@@ -29,10 +35,10 @@ pub static RESERVED_IN_SLOT: Sql = Sql {
     args: &[pg_sys::UUIDOID],
 };
 
-// FOR SHARE waits for an account deletion in flight, whose cascade would miss this booking.
-static USER_IS_ACTIVE: Sql = Sql {
-    text: "SELECT deleted_at IS NULL FROM gym_booking.users WHERE id = $1 FOR SHARE",
-    args: &[pg_sys::UUIDOID],
+/// The athlete's row in the slot, in any status (run on the latest snapshot).
+static ATHLETE_IN_SLOT: Sql = Sql {
+    text: "SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND user_id = $2",
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
 static SLOT_TIMING: Sql = Sql {
@@ -49,23 +55,44 @@ static RECORD_HISTORY: Sql = Sql {
     args: &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::UUIDOID, pg_sys::BOOLOID],
 };
 
-/// Takes a place in the slot, or refuses: locks the slot, checks it can be booked, counts.
-fn reserve_place(slot_id: pgrx::Uuid) -> RuleResult<()> {
-    let slot = plans::run(&LOCK_SLOT, &[slot_id.into()], |t| {
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let t = t.first();
-        Ok(Some((
-            t.get::<i16>(1)?,
-            t.get::<bool>(2)?,
-            t.get::<bool>(3)?,
-        )))
-    })?;
-    // No such slot: the foreign key reports it.
-    let Some((capacity, cancelled, started)) = slot else {
+/// Takes a place in the slot for the athlete, or refuses: locks the athlete's row and the
+/// slot, checks both, counts. `newcomer`: the booking is a new row (INSERT).
+fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleResult<()> {
+    let locked = plans::run(
+        &LOCK_ATHLETE_AND_SLOT,
+        &[user_id.into(), slot_id.into()],
+        |t| {
+            if t.is_empty() {
+                return Ok(None);
+            }
+            let t = t.first();
+            Ok(Some((
+                t.get::<bool>(1)?,
+                t.get::<String>(2)?,
+                t.get::<i16>(3)?,
+                t.get::<bool>(4)?,
+                t.get::<bool>(5)?,
+            )))
+        },
+    )?;
+    // No such athlete or slot: the foreign keys report it.
+    let Some((active, role, capacity, cancelled, started)) = locked else {
         return Ok(());
     };
+    let active = active == Some(true);
+    // Read under lock, so at least as fresh as what the caller's look-up would read.
+    if identity::claimed_user_id()? == Some(user_id) {
+        identity::remember(Account {
+            id: user_id,
+            role,
+            active,
+        });
+    }
+    if !active {
+        return Err(RuleError::NotBookable {
+            reason: "the athlete's account has been deleted",
+        });
+    }
     if cancelled == Some(true) {
         return Err(RuleError::NotBookable {
             reason: "it has been cancelled",
@@ -77,20 +104,15 @@ fn reserve_place(slot_id: pgrx::Uuid) -> RuleResult<()> {
         });
     }
     let capacity = capacity.unwrap_or(0);
-    if plans::latest_i64(&RESERVED_IN_SLOT, slot_id)? >= i64::from(capacity) {
-        return Err(RuleError::SlotFull { capacity });
+    if plans::latest_i64(&RESERVED_IN_SLOT, &[slot_id])? < i64::from(capacity) {
+        return Ok(());
     }
-    Ok(())
-}
-
-/// A deleted account books nothing. An unknown user is left to the foreign key.
-fn require_active_user(user_id: pgrx::Uuid) -> RuleResult<()> {
-    match plans::one::<bool>(&USER_IS_ACTIVE, &[user_id.into()])? {
-        Some(false) => Err(RuleError::NotBookable {
-            reason: "the athlete's account has been deleted",
-        }),
-        _ => Ok(()),
+    // A second insert of a row the athlete already has (their own double tap): the unique
+    // key answers it (ON CONFLICT in book_slot), not "full" while they hold a place.
+    if newcomer && plans::latest_i64(&ATHLETE_IN_SLOT, &[slot_id, user_id])? > 0 {
+        return Ok(());
     }
+    Err(RuleError::SlotFull { capacity })
 }
 
 /// reserved -> cancelled: the owner until 60 minutes before the start; the gym any time;
@@ -143,13 +165,15 @@ fn on_insert(new: &Row) -> RuleResult<Outcome> {
     }
     let user_id = new.uuid("user_id")?;
     // Row-level security says the same, but only after this trigger: refuse a client's
-    // booking for someone else before anything else is looked at (or locked).
-    let actor = Actor::current()?;
-    if !actor.is_privileged() && actor.user_id != Some(user_id) {
-        return Err(RuleError::not_allowed("you can book only for yourself"));
+    // booking for someone else before anything else is looked at (or locked). Booking for
+    // the id in one's own token needs no look-up.
+    if identity::claimed_user_id()? != Some(user_id) {
+        let actor = Actor::current()?;
+        if !actor.is_privileged() && actor.user_id != Some(user_id) {
+            return Err(RuleError::not_allowed("you can book only for yourself"));
+        }
     }
-    require_active_user(user_id)?;
-    reserve_place(new.uuid("slot_id")?)?;
+    take_place(user_id, new.uuid("slot_id")?, true)?;
     let mut edit = RowEdit::default();
     edit.set_micros(new, "status_changed_at", now_micros())?;
     edit.set(new, "auto_processed", Some(false))?;
@@ -178,10 +202,7 @@ fn on_update(old: &Row, new: &Row) -> RuleResult<Outcome> {
         to.as_deref().unwrap_or_default(),
     ) {
         ("reserved", "cancelled") => check_cancel(slot_id)?,
-        ("cancelled", "reserved") => {
-            require_active_user(new.uuid("user_id")?)?;
-            reserve_place(slot_id)?;
-        }
+        ("cancelled", "reserved") => take_place(new.uuid("user_id")?, slot_id, false)?,
         ("reserved", "completed") => check_complete(slot_id)?,
         ("completed", _) => return Err(RuleError::invalid("a completed booking is final")),
         (from, to) => {

@@ -156,14 +156,14 @@ fn slots_booking_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
         // This UPDATE holds the slot's row lock, so no booking can be added while we count.
         let id = new.uuid("id")?;
         // A completed booking is history: the session it records happened at these times.
-        if moved && plans::latest_i64(&HELD_IN_SLOT, id)? > 0 {
+        if moved && plans::latest_i64(&HELD_IN_SLOT, &[id])? > 0 {
             return Err(RuleError::Restricted {
                 what: "a slot's times cannot change while it has reserved or completed bookings"
                     .into(),
                 hint: "Cancel the slot and create a new one at the new time.",
             });
         }
-        let reserved = plans::latest_i64(&RESERVED_IN_SLOT, id)?;
+        let reserved = plans::latest_i64(&RESERVED_IN_SLOT, &[id])?;
         if i64::from(capacity) < reserved {
             return Err(RuleError::Restricted {
                 what: format!("capacity cannot drop below the {reserved} places already reserved"),
@@ -178,7 +178,7 @@ fn slots_booking_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
 #[pg_trigger]
 fn slots_delete_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
-        if plans::latest_i64(&ANY_BOOKING_IN_SLOT, fired.old_row()?.uuid("id")?)? > 0 {
+        if plans::latest_i64(&ANY_BOOKING_IN_SLOT, &[fired.old_row()?.uuid("id")?])? > 0 {
             return Err(RuleError::Restricted {
                 what: "a slot with bookings cannot be deleted".into(),
                 hint: "Cancel it instead: UPDATE gym_booking.slots SET cancelled_at = now() WHERE id = ...",

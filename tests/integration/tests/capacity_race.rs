@@ -662,3 +662,76 @@ fn churn(
         None => Ok(refusals),
     }
 }
+
+/// A double tap: the same athlete's booking request sent several times at once (a client
+/// retrying, a user tapping twice). Booking twice is booking once: every request answers
+/// with the same booking, one row exists and it holds one place, also when that place is the
+/// slot's last one (the other taps must not be told "slot full" or "duplicate").
+#[test]
+fn a_double_tap_books_once() {
+    const TAPS: usize = 8;
+    let db = TestDb::with_extension("capacity_double_tap");
+    let mut setup = db.connect();
+    let (trainer, athletes) = people(&mut setup, 3);
+    let (athlete, others) = athletes.split_first().expect("three athletes");
+    let mut sessions = open_sessions(&db, TAPS);
+    let caller = Caller::new(
+        "authenticated",
+        Some(json!({"sub": athlete, "role": "authenticated"})),
+    );
+    for (round, capacity) in [1, 2, 3, 20].into_iter().cycle().take(12).enumerate() {
+        let slot = slot(&mut setup, &trainer, capacity, round as i32 * 2);
+        // The others hold every place but one (as far as there are others).
+        let held = others.iter().take(capacity as usize - 1);
+        for other in held.clone() {
+            setup
+                .execute(BOOK, &[&slot, other])
+                .expect("another athlete books");
+        }
+        let barrier = Barrier::new(TAPS);
+        let outcomes: Vec<Result<String, Failure>> = thread::scope(|s| {
+            let handles: Vec<_> = sessions
+                .iter_mut()
+                .map(|client| {
+                    let (barrier, slot, caller) = (&barrier, &slot, &caller);
+                    s.spawn(move || {
+                        barrier.wait();
+                        postgrest_request(client, caller, "POST", "/rpc/book_slot", |tx| {
+                            tx.query_one(
+                                "SELECT (gym_booking.book_slot($1::text::uuid)).id::text",
+                                &[slot],
+                            )
+                        })
+                        .map(|row| row.get(0))
+                        .map_err(|e| Failure::of(&e))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a booking thread panicked"))
+                .collect()
+        });
+        let context = format!("capacity {capacity}, round {round}, slot {slot}: {outcomes:?}");
+        let ids: BTreeSet<&String> = outcomes
+            .iter()
+            .map(|o| {
+                o.as_ref()
+                    .unwrap_or_else(|f| panic!("{context}; a tap failed: {f:?}"))
+            })
+            .collect();
+        assert_eq!(ids.len(), 1, "{context}; the taps got different bookings");
+        let rows = bookings_of(&mut setup, &slot);
+        assert_eq!(
+            rows.get(athlete).map(String::as_str),
+            Some("reserved"),
+            "{context}; rows {rows:?}"
+        );
+        assert_eq!(rows.len(), held.count() + 1, "{context}; rows {rows:?}");
+        assert_eq!(
+            reserved_count(&mut setup, &slot),
+            rows.len() as i64,
+            "{context}"
+        );
+    }
+}
