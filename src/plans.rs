@@ -43,7 +43,20 @@ thread_local! {
 struct AsOwner {
     user: pg_sys::Oid,
     context: i32,
-    guc_level: i32,
+    /// The GUC nest level to pop, when the search_path had to be set.
+    guc_level: Option<i32>,
+}
+
+const PINNED_SEARCH_PATH: &std::ffi::CStr = c"pg_catalog, pg_temp";
+
+/// Whether the search_path is already the pinned one (inside the API's functions, which set
+/// it themselves), so setting it again can be skipped.
+fn search_path_is_pinned() -> bool {
+    // SAFETY: reads a setting's current value.
+    unsafe {
+        let value = pg_sys::GetConfigOption(c"search_path".as_ptr(), false, false);
+        !value.is_null() && std::ffi::CStr::from_ptr(value) == PINNED_SEARCH_PATH
+    }
 }
 
 thread_local! {
@@ -110,11 +123,11 @@ impl AsOwner {
             );
         }
         // SAFETY: a GUC nest level popped in Drop, as fmgr_security_definer does.
-        let guc_level = unsafe {
+        let guc_level = (!search_path_is_pinned()).then(|| unsafe {
             let level = pg_sys::NewGUCNestLevel();
             pg_sys::set_config_option(
                 c"search_path".as_ptr(),
-                c"pg_catalog, pg_temp".as_ptr(),
+                PINNED_SEARCH_PATH.as_ptr(),
                 pg_sys::GucContext::PGC_USERSET,
                 pg_sys::GucSource::PGC_S_SESSION,
                 pg_sys::GucAction::GUC_ACTION_SAVE,
@@ -123,7 +136,7 @@ impl AsOwner {
                 false,
             );
             level
-        };
+        });
         Ok(AsOwner {
             user,
             context,
@@ -136,7 +149,9 @@ impl Drop for AsOwner {
     fn drop(&mut self) {
         // SAFETY: restores what enter() saved.
         unsafe {
-            pg_sys::AtEOXact_GUC(true, self.guc_level);
+            if let Some(level) = self.guc_level {
+                pg_sys::AtEOXact_GUC(true, level);
+            }
             pg_sys::SetUserIdAndSecContext(self.user, self.context);
         }
     }
