@@ -516,37 +516,36 @@ fk = stmt_per_tx("spread.ext", 'FOR KEY SHARE OF x')
 w("The profile below comes from short extra runs with `pg_stat_statements.track = all` and `track_functions = all` "
   "(kept out of the measured runs, whose figures carry no tracking overhead). Under 16 clients on 2 cores every "
   "figure includes some waiting, so read them as shares, not as single-request latencies.\n")
+ident = [func_per_tx("spread.ext", n) for n in ("current_user_id", "active_user_id", "is_trainer", "is_app_admin")]
+cap_stmts = stmt_per_tx("spread.ext", "FOR SHARE OF u FOR UPDATE OF s")
+count_stmt = stmt_per_tx("spread.ext", "SELECT count(*) FROM gym_booking.bookings WHERE slot_id")
 w(f"**Booking** (`book_slot`, {fmt(book[1])} µs per request in the profile):\n")
-w(f"1. **RLS helper functions: {fmt(aid[1] + itr[1])} µs per booking.** The policies on `bookings` call "
-  f"`active_user_id()` ({aid[0]:.1f}× per booking, {fmt(aid[1] / aid[0] if aid[0] else float('nan'))} µs each) and "
-  f"`is_trainer()` → `current_app_role()` ({itr[0]:.1f}×, {fmt(itr[1] / itr[0] if itr[0] else float('nan'))} µs each), "
-  "although the query inside each is a 5–10 µs primary-key lookup. They are `LANGUAGE sql SECURITY DEFINER SET search_path`: "
-  "such a function is never inlined, PostgreSQL 15 parses and plans its body again in every statement that calls it, "
-  "and the `SET` clause pushes and pops a GUC level (`fmgr_security_definer`) at each call"
-  + perf_note("SQL helper functions", "is in these SQL functions, "
-              f"{perf_pct('… of which planning'):.0f}% just planning their bodies again") + ". "
-  f"`current_user_id()` runs {cui[0]:.0f}× per booking and parses the JWT claims JSON with serde each time "
-  f"({fmt(cui[1])} µs per booking in all"
-  + ("" if math.isnan(perf_pct("reading the JWT claims")) else
-     f"; perf: {perf_pct('reading the JWT claims'):.0f}% of the backends' CPU") + ").")
-w(f"2. **The audit-log trigger: {fmt(alog[1])} µs per booking**" + perf_note("trigger activity_log", "") + ", of which the "
-  f"`INSERT INTO activity_logs` is {fmt(log_ins[1])} µs (a jsonb row, three indexes including a random-uuid primary "
-  "key, and a foreign-key check `changed_by → users` with its `FOR KEY SHARE` lock); the rest builds "
-  "`changed_fields` and looks the actor up again (`Actor::current()` runs in each trigger, so the users lookup "
-  f"runs {actor[0]:.1f}× per booking).")
-w(f"3. **The capacity guard: {fmt(cap[1])} µs per booking**" + perf_note("trigger bookings_capacity_guard", "") + ": "
-  "four SPI statements (the actor, `users … FOR SHARE`, `slots … FOR UPDATE`, the latest-snapshot count), each "
-  "entered through `AsOwner`, which looks the extension's owner up again — `get_extension_oid()` is a scan of "
-  "`pg_extension`, not a cache lookup — and sets `search_path` in a new GUC level"
-  + perf_note("… of which get_extension_oid", "in `get_extension_oid` alone, from every SPI statement of every rule")
-  + f". Foreign-key checks (`FOR KEY SHARE`) add {fmt(fk[1])} µs ({fk[0]:.1f} per booking: the slot, the user, and the log's `changed_by`).")
+w(f"1. **The audit-log trigger: {fmt(alog[1])} µs per booking**" + perf_note("trigger activity_log", "") + ", of which "
+  f"the `INSERT INTO activity_logs` is {fmt(log_ins[1])} µs: a jsonb row, four indexes (one a random-uuid primary key) "
+  "and the foreign-key check `changed_by → users` with its `FOR KEY SHARE` lock, plus the WAL all of that writes. This "
+  "is the audit trail itself; building `changed_fields` in Rust is a small part of it.")
+w(f"2. **The capacity guard: {fmt(cap[1])} µs per booking**" + perf_note("trigger bookings_capacity_guard", "") + ": "
+  f"two statements, the athlete's row and the slot locked in one (`FOR SHARE OF u FOR UPDATE OF s`, {fmt(cap_stmts[1])} µs) "
+  f"and the count of reserved places on the latest snapshot ({fmt(count_stmt[1])} µs), each run as the extension's owner "
+  "(`AsOwner`: a user-id switch; the owner is read once per transaction and the `search_path` is already pinned "
+  "inside the API's functions).")
+w(f"3. **Foreign-key checks: {fmt(fk[1])} µs** ({fk[0]:.1f} per booking: the booking's slot and athlete, and the "
+  "log's `changed_by`)" + perf_note("foreign-key checks", "") + ".")
+w(f"4. **Identity and row-level security: {fmt(sum(i[1] for i in ident))} µs per booking** for "
+  f"{sum(i[0] for i in ident):.0f} calls of `current_user_id()`, `active_user_id()`, `is_trainer()` and `is_app_admin()`"
+  + perf_note("the caller's identity", "in identity code") + ". The claims are parsed once per request and the "
+  "caller's `users` row is read once per statement (`src/memo.rs`; forgotten at any write to `users`, at a rolled-back "
+  "savepoint and at the end of the transaction); the policies call the helpers as `(SELECT …)`, once per query.")
+w("")
+w(f"In all, the extension runs about {fmt(stmt_per_tx('spread.ext', '')[0])} SQL statements per booking request "
+  "(top-level and nested, from pg_stat_statements) where the floor runs five (the lookup, the lock, the count, "
+  "the insert, its two foreign-key checks counted as one each). Every statement pays an executor start-up"
+  + perf_note("executor start-up", "in `ExecutorStart`") + "; the extension's extra rows (the log row and its "
+  "indexes) also make its commit's WAL flush longer.")
 w("")
 hot_r = ratio(run("hot.ext").tps, run("hot.floor").tps)
 spread_r = ratio(s1e.tps, s1f.tps)
-w(f"The extension runs about {fmt(stmt_per_tx('spread.ext', '')[0])} SQL statements per booking request (top-level and "
-  "nested, from pg_stat_statements), where the floor runs the lock, the existing-row lookup, the count and the insert "
-  "with its two foreign-key checks. Both pay the same commit (a WAL flush). "
-  + (f"In the hot-slot scenario the ratio ({hot_r:.2f}×) is closer to 1 than with spread slots ({spread_r:.2f}×): "
+w((f"In the hot-slot scenario the ratio ({hot_r:.2f}×) is closer to 1 than with spread slots ({spread_r:.2f}×): "
      "there every booker waits in line for one slot's lock, which both sides hold until their commit's WAL flush, so "
      "the queue, not CPU, bounds both; but whatever the extension does after taking the lock (the RLS `WITH CHECK` "
      "helpers, the foreign-key checks, the log insert) lengthens the time each booker holds it, which is why it "
@@ -558,41 +557,42 @@ hist = func_per_tx("cancel_rebook.ext", "booking_status_history")
 hist_ins = stmt_per_tx("cancel_rebook.ext", "INSERT INTO gym_booking.booking_status_history")
 aid_cr = func_per_tx("cancel_rebook.ext", "active_user_id")
 cr = ratio(run("cancel_rebook.ext").tps, run("cancel_rebook.floor").tps)
-w(f"**Cancel + re-book** ({fmt(cr, 2)}× its floor) adds what a status change costs: per pair, the status-history "
-  f"trigger takes {fmt(hist[1])} µs ({fmt(hist_ins[1] / hist_ins[0] if hist_ins[0] else float('nan'))} µs per history "
-  "INSERT under load, with its two foreign-key checks, `booking_id → bookings` and `changed_by → users`, and "
-  f"Actor::current() again for `changed_by`), the log trigger runs twice, and `active_user_id()` runs {aid_cr[0]:.0f}× "
-  f"({fmt(aid_cr[1])} µs): the UPDATEs' RLS policies (USING, WITH CHECK, and the SELECT policies that `RETURNING` "
-  "needs) each call it in every statement of both functions.\n")
+w(f"**Cancel + re-book** ({fmt(cr, 2)}× its floor) adds what a status change costs: per pair, two history rows "
+  f"(the status-history trigger: {fmt(hist[1])} µs, {fmt(hist_ins[1] / hist_ins[0] if hist_ins[0] else float('nan'))} µs "
+  "per history INSERT under load, with its two foreign-key checks, `booking_id → bookings` and `changed_by → users`) "
+  "and two log rows, where the floor updates two rows and writes nothing else; the identity helpers the UPDATEs' "
+  f"policies call come to {fmt(aid_cr[1])} µs for {aid_cr[0]:.0f} calls of `active_user_id()`.\n")
 w("**Reads.**\n")
-seq_week = explain_has("available_slots: one trainer-week (as authenticated)", "Seq Scan on slots")
-idx_week = explain_has("available_slots floor: one trainer-week, plain SQL", "slots_trainer_start_idx")
-w("- **available_slots** is a non-inlinable SQL function (`SECURITY DEFINER`, `SET search_path`), so PostgreSQL 15 "
-  "plans its body at every call, with its arguments as unknown parameters (a generic plan). "
-  + ("In this run that plan is a sequential scan of every slot: `(trainer_id IS NULL OR s.trainer_id = trainer_id)` "
-     "cannot be an index condition when the parameter's value is unknown, so `slots_trainer_start_idx` goes unused "
-     "(`Rows Removed by Filter` in the EXPLAIN below)"
-     if seq_week else "In this run the planner still found an index path for the trainer-week")
-  + (", while the plain query with the trainer named reads a few pages through that index. " if idx_week else ". ")
-  + "There is no index on `slots (start_at)`, so the all-trainers day reads every slot on both sides"
-  + (" (the floor too)." if explain_has("available_slots floor: all trainers, one day, plain SQL", "Seq Scan on slots") else "."))
+if explain_has("available_slots: one trainer-week (as authenticated)", "Seq Scan on slots"):
+    w("- **available_slots**: in this run a plan of the counting function still scans every slot (EXPLAIN below).")
+else:
+    w("- **available_slots** counts in `available_slots_counted` (PL/pgSQL, `SECURITY DEFINER`): one query per case, "
+      "each planned once per session, the trainer-week reading `slots_trainer_start_idx` and the all-trainers day "
+      "`slots_start_active_idx`, every slot's count an index-only probe of `bookings_slot_status_idx` (EXPLAIN below). "
+      "`available_slots` itself is a SQL wrapper that PostgreSQL inlines into the request's query. Against the plain "
+      "query, it pays the function call, the security-definer switch and a tuplestore.")
 w("- **my_bookings()** as authenticated vs the same call as the superuser isolates RLS: the policies add OR-ed "
-  "filters (`user_id = (SELECT active_user_id())`, the trainer's-slot subplan, `(SELECT is_app_admin())`), evaluated as "
-  "InitPlans once per query, on the ~100 rows the function's own `WHERE b.user_id = current_user_id()` finds by index. "
-  "Against the plain query, the function also pays its per-call planning (not inlined) and `current_user_id()`.")
+  "filters (`user_id = (SELECT active_user_id())`, the trainer's slots, the admin range), evaluated once per query, "
+  "on the ~100 rows the function's own `WHERE b.user_id = current_user_id()` finds by index; the function is inlined "
+  "into the request's query.")
 if explain_has("GET /bookings under RLS (as authenticated)", "Seq Scan on bookings"):
     w("- **GET /bookings** (a table read where RLS alone selects the rows) is where RLS hurts: the permissive policies "
-      "are OR-ed — `(hashed SubPlan) OR (user_id = $2) OR $3` in the EXPLAIN — which no index can serve, so every read "
-      f"scans all {meta.get('bookings', '?')} bookings and tests each row; the superuser's `WHERE user_id = …` reads "
+      "are OR-ed and some arm is no index condition, so every read scans all "
+      f"{meta.get('bookings', '?')} bookings and tests each row; the superuser's `WHERE user_id = …` reads "
       "the athlete's ~100 rows by index.\n")
 else:
-    w("- **GET /bookings**: see the EXPLAIN below for how RLS selects the rows.\n")
+    w("- **GET /bookings** (a table read where RLS alone selects the rows): every arm of the OR-ed policies is an index "
+      "condition (the athlete's `user_id`, the trainer's slots as `slot_id = ANY (ARRAY(…))`, the admin's primary-key "
+      "range that is empty for anyone else), so PostgreSQL reads the athlete's rows with a `BitmapOr` of index scans "
+      "(EXPLAIN below) where the superuser's `WHERE user_id = …` uses one index scan.\n")
 w("**complete_past_bookings**: each booking completed fires the capacity guard (its reserved → completed check reads "
   "the slot), `set_updated_at`, the history trigger (an INSERT) and the audit-log trigger (an INSERT, after "
   "`Actor::current()`); the floor only updates the row. "
   + ("Both sides also pay the batch query, which has no index for `status = 'reserved' AND end_at <= now()`: each "
      "batch scans the bookings and sorts every due one again (EXPLAIN below).\n"
-     if explain_has("complete_past_bookings (as service_role; rolled back)", "Seq Scan on bookings") else "\n"))
+     if explain_has("complete_past_bookings (as service_role; rolled back)", "Seq Scan on bookings") else
+     "The batch query walks ended slots by `slots_end_at_idx`, oldest first, and their reserved bookings by "
+     "`bookings_slot_status_idx` (EXPLAIN below).\n"))
 
 if perf_samples:
     w("### CPU profile of a booking run (perf)\n")

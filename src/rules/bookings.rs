@@ -35,9 +35,10 @@ pub static RESERVED_IN_SLOT: Sql = Sql {
     args: &[pg_sys::UUIDOID],
 };
 
-/// The athlete's row in the slot, in any status (run on the latest snapshot).
+/// The athlete's reserved place in the slot (run on the latest snapshot).
 static ATHLETE_IN_SLOT: Sql = Sql {
-    text: "SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND user_id = $2",
+    text: "SELECT count(*) FROM gym_booking.bookings
+            WHERE slot_id = $1 AND user_id = $2 AND status = 'reserved'",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
@@ -107,8 +108,8 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
     if plans::latest_i64(&RESERVED_IN_SLOT, &[slot_id])? < i64::from(capacity) {
         return Ok(());
     }
-    // A second insert of a row the athlete already has (their own double tap): the unique
-    // key answers it (ON CONFLICT in book_slot), not "full" while they hold a place.
+    // A second insert of a place the athlete already holds (their own double tap): the
+    // unique key answers it (ON CONFLICT in book_slot), not "full" while they hold a place.
     if newcomer && plans::latest_i64(&ATHLETE_IN_SLOT, &[slot_id, user_id])? > 0 {
         return Ok(());
     }

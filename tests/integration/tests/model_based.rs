@@ -1085,8 +1085,16 @@ impl Model {
                 if self.users[*user].deleted {
                     return Refused(NOT_BOOKABLE);
                 }
-                if let Some(code) = self.place_refusal(*slot, now) {
-                    return Refused(code);
+                // Full, but the athlete holds one of its places already (a double tap): the
+                // unique key answers, below.
+                let holds_a_place = self
+                    .by_pair
+                    .get(&(*slot, *user))
+                    .is_some_and(|&b| self.bookings[b].status == Status::Reserved);
+                match self.place_refusal(*slot, now) {
+                    Some(FULL) if holds_a_place => {}
+                    Some(code) => return Refused(code),
+                    None => {}
                 }
                 let own = self.owner(who) == Some(*user) && !self.active_trainer(who);
                 if !(self.gym(who) || own) {
