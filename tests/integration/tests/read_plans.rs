@@ -171,15 +171,13 @@ fn available_slots_reads_by_index() {
         (
             "one trainer, a week",
             format!("now(), now() + interval '7 days', '{}'", uuid(0x8000, 4)),
-            "slots_trainer_start_idx",
         ),
         (
             "all trainers, a day",
             "now(), now() + interval '1 day', NULL".to_string(),
-            "slots_start_active_idx",
         ),
     ];
-    for (case, args, index) in cases {
+    for (case, args) in cases {
         let (slots, seq_scans, index_scans): (i64, i64, i64) = postgrest_request(
             &mut client,
             &athlete(1),
@@ -191,11 +189,12 @@ fn available_slots_reads_by_index() {
                 for _ in 0..7 {
                     slots = tx.query_one(&sql, &[])?.get(0);
                 }
+                // For a table, its sequential scans; for an index, its scans.
                 let counters = tx.query_one(
-                    // For a table, its sequential scans; for an index, its scans.
                     "SELECT pg_stat_get_xact_numscans('gym_booking.slots'::regclass),
-                            pg_stat_get_xact_numscans($1::text::regclass)",
-                    &[&format!("gym_booking.{index}")],
+                            (SELECT sum(pg_stat_get_xact_numscans(indexrelid))::bigint
+                               FROM pg_index WHERE indrelid = 'gym_booking.slots'::regclass)",
+                    &[],
                 )?;
                 Ok((slots, counters.get(0), counters.get(1)))
             },
@@ -203,9 +202,11 @@ fn available_slots_reads_by_index() {
         .unwrap_or_else(|e| panic!("{case}: {e:?}"));
         assert!(slots > 0, "{case}: no bookable slots in the data");
         assert_eq!(seq_scans, 0, "{case}: available_slots read every slot");
+        // Which index is the planner's to choose by the data (the trainer's, or bookable
+        // slots by start); that the slots are read by one, every call, is the design.
         assert!(
             index_scans >= 7,
-            "{case}: {index} used {index_scans} times in 7 calls"
+            "{case}: slots read by index {index_scans} times in 7 calls"
         );
     }
 }
