@@ -16,7 +16,6 @@ PARTS = [
     ("  … of which its SQL statements (lock athlete and slot; count)", ("bookings_capacity_guard_wrapper", "SPI_execute")),
     ("trigger activity_log", ("activity_log_wrapper",)),
     ("  … of which the INSERT into activity_logs", ("activity_log_wrapper", "SPI_execute_plan")),
-    ("foreign-key checks (RI_FKey_check)", ("RI_FKey_check",)),
     ("the caller's identity (claims, users row; once per statement)", ("gym_booking::identity::",)),
     ("AsOwner::enter (per rule statement)", ("gym_booking::plans::AsOwner::enter",)),
     ("  … of which reading the extension's owner (once per transaction)", ("gym_booking::plans::extension_owner",)),

@@ -481,6 +481,27 @@ w(f"*Scenario 6* completes bookings at **{fmt(ce.tps * batch)} rows/s** with the
   f"for the {N('due'):,} due bookings).\n")
 w("![The extension against its floor: throughput ratio and median latency per scenario](benchmarks.svg)\n")
 
+# The previous release's figures (0.1.1, docs/benchmarks.md of 2026-11-25, same machine and data):
+# what the work on the hot paths (issue 6) changed, as ratios to the floor of the same run each.
+BEFORE = {"1": 0.514, "2": 0.550, "3": 0.335, "4a": 0.045, "4a1": 0.022, "4b": 0.325, "5": 0.803,
+          "5f": 0.577, "5b": 0.007, "6": 0.824}
+BEFORE_NOTES = {"4a1": "p50 20.0 ms", "5b": "p50 645 ms"}
+w("### Since 0.1.1\n")
+w("Throughput ÷ floor per scenario in the 0.1.1 report and in this run (each ratio against the floor of its own run). "
+  "0.1.2 reads the caller once per statement (not in every policy helper and trigger), runs the policies' helpers "
+  "as Rust instead of re-planned SQL, locks the athlete and the slot in one statement, writes the policies so that "
+  "every arm is an index condition, and gives `available_slots` a plan per case that reads by index.\n")
+w("| scenario | 0.1.1 | this run |")
+w("|---|--:|--:|")
+for key, label, _what, e_name, f_name, _f_label, _target in S:
+    e, f = run(e_name), run(f_name)
+    now = ratio(e.tps, f.tps)
+    extra = ""
+    if key in BEFORE_NOTES:
+        extra = f" ({BEFORE_NOTES[key]} → p50 {fmt(e.p50, 3)} ms)"
+    w(f"| {label} | {BEFORE[key]:.3f}× | {fmt(now, 3)}×{extra} |")
+w("")
+
 w("### Targets\n")
 w("| target | measured | verdict |")
 w("|---|---|---|")
@@ -517,7 +538,7 @@ w("The profile below comes from short extra runs with `pg_stat_statements.track 
   "(kept out of the measured runs, whose figures carry no tracking overhead). Under 16 clients on 2 cores every "
   "figure includes some waiting, so read them as shares, not as single-request latencies.\n")
 ident = [func_per_tx("spread.ext", n) for n in ("current_user_id", "active_user_id", "is_trainer", "is_app_admin")]
-cap_stmts = stmt_per_tx("spread.ext", "FOR SHARE OF u FOR UPDATE OF s")
+cap_stmts = stmt_per_tx("spread.ext", "SELECT u.deleted_at IS NULL, u.role::text")
 count_stmt = stmt_per_tx("spread.ext", "SELECT count(*) FROM gym_booking.bookings WHERE slot_id")
 w(f"**Booking** (`book_slot`, {fmt(book[1])} µs per request in the profile):\n")
 w(f"1. **The audit-log trigger: {fmt(alog[1])} µs per booking**" + perf_note("trigger activity_log", "") + ", of which "
@@ -530,7 +551,7 @@ w(f"2. **The capacity guard: {fmt(cap[1])} µs per booking**" + perf_note("trigg
   "(`AsOwner`: a user-id switch; the owner is read once per transaction and the `search_path` is already pinned "
   "inside the API's functions).")
 w(f"3. **Foreign-key checks: {fmt(fk[1])} µs** ({fk[0]:.1f} per booking: the booking's slot and athlete, and the "
-  "log's `changed_by`)" + perf_note("foreign-key checks", "") + ".")
+  "log's `changed_by`).")
 w(f"4. **Identity and row-level security: {fmt(sum(i[1] for i in ident))} µs per booking** for "
   f"{sum(i[0] for i in ident):.0f} calls of `current_user_id()`, `active_user_id()`, `is_trainer()` and `is_app_admin()`"
   + perf_note("the caller's identity", "in identity code") + ". The claims are parsed once per request and the "

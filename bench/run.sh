@@ -79,6 +79,8 @@ elapsed() { echo $(($(date +%s) - started)); }
 # 1. the release build -----------------------------------------------------------------------
 pkg=$ROOT/target/release/gym_booking-pg$PG_MAJOR
 if [ -n "$build" ]; then
+    # a fresh machine: the same toolchain set-up as the test and run commands (quick when done)
+    "$ROOT/scripts/setup.sh"
     say "building the release package (cargo pgrx package)"
     (cd "$ROOT" && cargo pgrx package --pg-config "$PG_CONFIG" >"$run_dir/build.log" 2>&1) ||
         die "cargo pgrx package failed; see $run_dir/build.log"

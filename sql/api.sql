@@ -18,18 +18,22 @@ BEGIN
     -- Twice at most: when the same athlete's other request (a double tap) inserts the row
     -- between our look and our insert, the second turn reads it.
     FOR turn IN 1..2 LOOP
-        -- The slot, and the caller's booking of it if there is one.
+        -- A new booking in one statement: the slot exists and the caller has no row in it.
+        INSERT INTO gym_booking.bookings (slot_id, user_id)
+        SELECT s.id, me FROM gym_booking.slots AS s
+         WHERE s.id = book_slot.slot_id
+           AND NOT EXISTS (SELECT FROM gym_booking.bookings AS b
+                            WHERE b.slot_id = s.id AND b.user_id = me)
+        ON CONFLICT ON CONSTRAINT bookings_slot_user_key DO NOTHING
+        RETURNING * INTO booking;
+        EXIT WHEN FOUND;
+        -- Else: no such slot, or the caller's booking of it.
         SELECT b.* INTO booking
           FROM gym_booking.slots AS s
           LEFT JOIN gym_booking.bookings AS b ON b.slot_id = s.id AND b.user_id = me
          WHERE s.id = book_slot.slot_id;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'slot % not found', book_slot.slot_id USING ERRCODE = 'undefined_object';
-        ELSIF booking.id IS NULL THEN
-            INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES (book_slot.slot_id, me)
-            ON CONFLICT ON CONSTRAINT bookings_slot_user_key DO NOTHING
-            RETURNING * INTO booking;
-            EXIT WHEN FOUND;
         ELSIF booking.status = 'cancelled' THEN
             -- Booking again re-activates the same row (capacity and start permitting).
             UPDATE gym_booking.bookings AS b SET status = 'reserved' WHERE b.id = booking.id
@@ -37,7 +41,7 @@ BEGIN
             EXIT;
         ELSIF booking.status = 'completed' THEN
             RAISE EXCEPTION 'this booking is already completed' USING ERRCODE = 'invalid_parameter_value';
-        ELSE
+        ELSIF booking.status = 'reserved' THEN
             EXIT;
         END IF;
     END LOOP;
