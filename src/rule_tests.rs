@@ -995,4 +995,23 @@ mod tests {
         assert_eq!(cancel("service_role", ATH2), "00000");
         assert_eq!(cancel("authenticated", ATH1), "27000");
     }
+
+    #[pg_test]
+    fn log_entry_ids_are_time_ordered_uuids() {
+        people();
+        slot(S1, "1 day", 3);
+        assert_eq!(book(S1, ATH1), "00000");
+        // Version 7 (RFC 9562): the first 48 bits are the Unix time in milliseconds, here the
+        // entry's own time; the version digit is 7 and the variant bits are 10.
+        let odd = value(
+            "SELECT count(*)::text FROM gym_booking.activity_logs
+              WHERE substr(id::text, 15, 1) <> '7'
+                 OR substr(id::text, 20, 1) NOT IN ('8', '9', 'a', 'b')
+                 OR abs(('x' || substr(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint
+                        - floor(extract(epoch FROM created_at) * 1000)::bigint) > 1000",
+        );
+        let entries = value("SELECT count(*)::text FROM gym_booking.activity_logs");
+        assert_ne!(entries.as_deref(), Some("0"));
+        assert_eq!(odd.as_deref(), Some("0"));
+    }
 }

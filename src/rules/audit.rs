@@ -24,11 +24,12 @@ const BOOKKEEPING_COLUMNS: &[&str] = &["updated_at"];
 // their order.
 static RECORD: Sql = Sql {
     text: "INSERT INTO gym_booking.activity_logs
-               (entity_type, entity_id, action, changed_by, changed_by_role, changed_fields, metadata,
-                created_at)
-           VALUES ($1::gym_booking.log_entity_type, $2, $3::gym_booking.log_action_type,
-                   $4, $5::gym_booking.user_role, $6, $7, clock_timestamp())",
+               (id, entity_type, entity_id, action, changed_by, changed_by_role, changed_fields,
+                metadata, created_at)
+           VALUES ($1, $2::gym_booking.log_entity_type, $3, $4::gym_booking.log_action_type,
+                   $5, $6::gym_booking.user_role, $7, $8, clock_timestamp())",
     args: &[
+        pg_sys::UUIDOID,
         pg_sys::TEXTOID,
         pg_sys::UUIDOID,
         pg_sys::TEXTOID,
@@ -38,6 +39,27 @@ static RECORD: Sql = Sql {
         pg_sys::JSONBOID,
     ],
 };
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+const UNIX_TO_POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// A new entry's id: a version 7 uuid (RFC 9562: the Unix time in milliseconds, then random
+/// bits). The log only grows, so its entries land on the primary key's last pages instead of a
+/// random one each: fewer pages written, and fewer full-page images in the WAL.
+fn entry_id() -> RuleResult<pgrx::Uuid> {
+    let mut bytes = [0u8; 16];
+    // SAFETY: fills the buffer with the server's strong random bytes (as gen_random_uuid()).
+    if !unsafe { pg_sys::pg_strong_random(bytes.as_mut_ptr().cast(), bytes.len()) } {
+        return Err(RuleError::Internal("no random bytes for a log id".into()));
+    }
+    // SAFETY: reads the clock.
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    let millis = ((now + UNIX_TO_POSTGRES_EPOCH_MICROS) / 1000) as u64;
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x70; // version 7
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC variant
+    Ok(pgrx::Uuid::from_bytes(bytes))
+}
 
 fn entity_type(table: &str) -> RuleResult<&'static str> {
     match table {
@@ -135,6 +157,7 @@ fn activity_log<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
         plans::execute(
             &RECORD,
             &[
+                entry_id()?.into(),
                 entity_type(&fired.table)?.into(),
                 fired.row().uuid("id")?.into(),
                 action(fired)?.into(),
