@@ -231,8 +231,8 @@ psql_ -d $DB -v athlete="$(uuid 8001 $athlete_n)" -v trainer="$(uuid 8000 5)" \
 # 5. the scenarios ----------------------------------------------------------------------------------
 : >"$run_dir/runs.tsv"
 aborted=0
-# run NAME ROUND [pgbench options]: round ROUND of bench/pgbench/NAME.sql; output and transaction
-# log kept under logs/NAME/rROUND/. The one-client call-alone run of available_slots connects with
+# run NAME ROUND [pgbench options]: round ROUND of bench/pgbench/NAME.sql (NAME@VARIANT: the same
+# script, logged apart); output and transaction log kept under logs/NAME/rROUND/. The one-client call-alone run of available_slots connects with
 # role = authenticated (no envelope to set it).
 run() {
     local name=$1 round=$2
@@ -244,7 +244,7 @@ run() {
     mkdir -p "$d"
     t0=$(date +%s.%N)
     env "${env[@]}" "$PGBENCH" -n -M prepared -r -l --log-prefix="$d/tx" "${vars[@]}" \
-        -f "$BENCH/pgbench/$name.sql" "$@" $DB >"$d/pgbench.out" 2>&1 || true
+        -f "$BENCH/pgbench/${name%@*}.sql" "$@" $DB >"$d/pgbench.out" 2>&1 || true
     t1=$(date +%s.%N)
     if grep -qE 'aborted|error' "$d/pgbench.out"; then
         aborted=$((aborted + 1))
@@ -281,6 +281,8 @@ alternate table_read.ext table_read.floor -- "${T[@]}"
 alternate avail_week_1c.ext avail_week_1c.floor -- -c 1 -j 1 -T "$(atleast1 $(((SECS + 2) / 3 / ROUNDS)))"
 # writes
 alternate spread.ext spread.floor -- -c "$CLIENTS" -j "$THREADS" -t "$(atleast1 $((SPREAD_TX / ROUNDS)))"
+# the same bookings one at a time: the cost of a request without 16 clients queueing for 2 cores
+alternate spread.ext@1c spread.floor@1c -- -c 1 -j 1 -t "$(atleast1 $((SPREAD_TX / ROUNDS)))"
 alternate hot.ext hot.floor -- "${T[@]}"
 alternate cancel_rebook.ext cancel_rebook.floor -- "${T[@]}"
 
