@@ -15,6 +15,13 @@ BEGIN
     IF me IS NULL THEN
         RAISE EXCEPTION 'sign in to book a slot' USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF gym_booking.active_user_id() IS NULL THEN
+        -- A token whose account is deleted (or was never made) sees no slot; the rules answer
+        -- its booking as they answer any write for it (a deleted account cannot book).
+        INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES (book_slot.slot_id, me)
+        RETURNING * INTO booking;
+        RETURN booking;
+    END IF;
     -- Twice at most: when the same athlete's other request (a double tap) inserts the row
     -- between our look and our insert, the second turn reads it.
     FOR turn IN 1..2 LOOP
@@ -106,7 +113,7 @@ BEGIN
         RAISE EXCEPTION 'start_at, duration_minutes and capacity are required'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF create_slot.start_at <= now() THEN
+    IF create_slot.start_at <= statement_timestamp() THEN
         RAISE EXCEPTION 'a new slot starts in the future' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO gym_booking.slots (trainer_id, start_at, duration_minutes, capacity, notes)
@@ -125,10 +132,11 @@ AS $$
 DECLARE
     slot gym_booking.slots;
 BEGIN
-    IF gym_booking.current_user_id() IS NULL THEN
-        RAISE EXCEPTION 'sign in to cancel a slot' USING ERRCODE = 'insufficient_privilege';
+    IF gym_booking.active_user_id() IS NULL THEN
+        RAISE EXCEPTION 'sign in with an active account to cancel a slot'
+            USING ERRCODE = 'insufficient_privilege';
     END IF;
-    UPDATE gym_booking.slots AS s SET cancelled_at = now()
+    UPDATE gym_booking.slots AS s SET cancelled_at = statement_timestamp()
      WHERE s.id = cancel_slot.slot_id AND s.cancelled_at IS NULL
     RETURNING * INTO slot;
     IF FOUND THEN
@@ -170,6 +178,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+    -- As reading slots requires: a deleted account's token, or a client's token without a
+    -- sub, sees nothing.
+    IF NOT gym_booking.signed_in() THEN
+        RETURN;
+    END IF;
     IF p_trainer_id IS NOT NULL THEN
         RETURN QUERY
         SELECT s.id, s.trainer_id, d.display_name, s.start_at, s.end_at, s.duration_minutes,
@@ -181,7 +194,7 @@ BEGIN
                  FROM gym_booking.bookings AS b
                 WHERE b.slot_id = s.id AND b.status = 'reserved') AS taken
          WHERE s.trainer_id = p_trainer_id
-           AND s.start_at >= greatest(p_from, now())
+           AND s.start_at >= greatest(p_from, statement_timestamp())
            AND s.start_at < p_to
            AND s.cancelled_at IS NULL
          ORDER BY s.start_at, s.id;
@@ -195,7 +208,7 @@ BEGIN
                SELECT count(*)::integer AS booked
                  FROM gym_booking.bookings AS b
                 WHERE b.slot_id = s.id AND b.status = 'reserved') AS taken
-         WHERE s.start_at >= greatest(p_from, now())
+         WHERE s.start_at >= greatest(p_from, statement_timestamp())
            AND s.start_at < p_to
            AND s.cancelled_at IS NULL
          ORDER BY s.start_at, s.id;
@@ -272,7 +285,7 @@ BEGIN
     IF me IS NULL THEN
         RAISE EXCEPTION 'sign in to delete your account' USING ERRCODE = 'insufficient_privilege';
     END IF;
-    UPDATE gym_booking.users SET deleted_at = now() WHERE id = me AND deleted_at IS NULL;
+    UPDATE gym_booking.users SET deleted_at = statement_timestamp() WHERE id = me AND deleted_at IS NULL;
     IF NOT FOUND AND NOT EXISTS (SELECT FROM gym_booking.users WHERE id = me) THEN
         RAISE EXCEPTION 'no account for user %', me USING ERRCODE = 'undefined_object';
     END IF;

@@ -15,7 +15,8 @@ SELECT pg_catalog.pg_extension_config_dump('trainer_directory', '');
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA gym_booking FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gym_booking.current_user_id(), gym_booking.version()
     TO anon, authenticated, service_role;
-GRANT EXECUTE ON FUNCTION active_user_id(), current_app_role(), is_app_admin(), is_trainer()
+GRANT EXECUTE ON FUNCTION active_user_id(), current_app_role(), is_app_admin(), is_trainer(),
+    signed_in()
     TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
     book_slot(uuid),

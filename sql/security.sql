@@ -7,11 +7,15 @@
 -- cluster, not to the extension: DROP EXTENSION leaves them.
 DO $$
 BEGIN
+    -- A request that runs away is stopped, as Supabase sets it up (PostgREST applies a
+    -- role's statement_timeout to the requests it makes as that role).
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN
         CREATE ROLE anon NOLOGIN NOINHERIT;
+        ALTER ROLE anon SET statement_timeout = '3s';
     END IF;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'authenticated') THEN
         CREATE ROLE authenticated NOLOGIN NOINHERIT;
+        ALTER ROLE authenticated SET statement_timeout = '8s';
     END IF;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
         CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
@@ -25,6 +29,7 @@ $$;
 COMMENT ON FUNCTION active_user_id() IS 'The caller''s id (JWT sub) while their account is active, else NULL';
 COMMENT ON FUNCTION is_app_admin() IS 'Whether the caller is an active app admin';
 COMMENT ON FUNCTION is_trainer() IS 'Whether the caller is an active trainer';
+COMMENT ON FUNCTION signed_in() IS 'Whether the caller reads as somebody: an active account, or a role that is not a client''s';
 
 -- Plain SQL over them, so PostgreSQL inlines it into the calling query.
 CREATE FUNCTION current_app_role() RETURNS user_role
@@ -58,12 +63,21 @@ GRANT UPDATE (email, first_name, last_name, role, contact_email, contact_phone, 
 GRANT UPDATE (password_hash) ON users TO service_role;
 
 -- slots: trainers manage their own (policies), everyone signed in reads them.
-GRANT SELECT, INSERT, DELETE ON slots TO authenticated, service_role;
+-- Clients never choose a new row's id: an INSERT naming another row's id would learn from
+-- the refusal that the row exists. (Times they send are the rules' to overwrite.)
+GRANT SELECT, DELETE ON slots TO authenticated, service_role;
+GRANT INSERT ON slots TO service_role;
+GRANT INSERT (trainer_id, start_at, end_at, duration_minutes, capacity, notes, cancelled_at,
+              created_at, updated_at)
+    ON slots TO authenticated;
 GRANT UPDATE (trainer_id, start_at, end_at, duration_minutes, capacity, notes, cancelled_at)
     ON slots TO authenticated, service_role;
 
 -- bookings: only the status ever changes; a booking never moves (no UPDATE of slot_id, user_id).
-GRANT SELECT, INSERT ON bookings TO authenticated, service_role;
+GRANT SELECT ON bookings TO authenticated, service_role;
+GRANT INSERT ON bookings TO service_role;
+GRANT INSERT (slot_id, user_id, status, status_changed_at, auto_processed, created_at, updated_at)
+    ON bookings TO authenticated;
 GRANT UPDATE (status) ON bookings TO authenticated, service_role;
 
 -- Logs and history: read only, for everyone. Only the rules (running as the extension's
@@ -103,7 +117,7 @@ CREATE POLICY admin_all ON users
     FOR ALL TO authenticated USING ((SELECT is_app_admin())) WITH CHECK ((SELECT is_app_admin()));
 
 CREATE POLICY read_all_authenticated ON slots
-    FOR SELECT TO authenticated USING (true);
+    FOR SELECT TO authenticated USING ((SELECT active_user_id()) IS NOT NULL);
 CREATE POLICY manage_own_slots_insert ON slots
     FOR INSERT TO authenticated
     WITH CHECK (trainer_id = (SELECT active_user_id()) AND (SELECT is_trainer()));

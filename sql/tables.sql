@@ -22,7 +22,15 @@ CREATE TABLE users (
                OR contact_email IS NOT NULL OR contact_phone IS NOT NULL),
     -- Soft delete: a deleted row is anonymized, and only a deleted row is.
     CONSTRAINT users_soft_delete_check
-        CHECK (is_anonymous = (deleted_at IS NOT NULL))
+        CHECK (is_anonymous = (deleted_at IS NOT NULL)),
+    -- Sizes (DESIGN.md): what a person is called and reached by, and a small settings object.
+    CONSTRAINT users_email_length_check CHECK (char_length(email) <= 254),
+    CONSTRAINT users_first_name_length_check CHECK (char_length(first_name) <= 100),
+    CONSTRAINT users_last_name_length_check CHECK (char_length(last_name) <= 100),
+    CONSTRAINT users_contact_email_length_check CHECK (char_length(contact_email) <= 254),
+    CONSTRAINT users_contact_phone_length_check CHECK (char_length(contact_phone) <= 32),
+    CONSTRAINT users_preferences_check
+        CHECK (jsonb_typeof(preferences) = 'object' AND octet_length(preferences::text) <= 8192)
 );
 COMMENT ON TABLE users IS
     'People using the app (athletes, trainers, admins); never hard-deleted: deletion anonymizes the row';
@@ -45,7 +53,8 @@ CREATE TABLE slots (
     CONSTRAINT slots_capacity_check CHECK (capacity BETWEEN 1 AND 20),
     -- duration_minutes and end_at always agree (DESIGN.md); timestamptz - timestamptz is immutable.
     CONSTRAINT slots_duration_matches_times_check
-        CHECK (end_at - start_at = make_interval(mins => duration_minutes))
+        CHECK (end_at - start_at = make_interval(mins => duration_minutes)),
+    CONSTRAINT slots_notes_length_check CHECK (char_length(notes) <= 2000)
 );
 COMMENT ON TABLE slots IS
     'Sessions a trainer offers; overlapping slots are allowed; cancel (cancelled_at) rather than delete';

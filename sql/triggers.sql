@@ -11,7 +11,7 @@ CREATE TRIGGER users_delete_as_soft_delete_tg
     BEFORE DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION users_delete_as_soft_delete();
 CREATE TRIGGER users_updated_at_tg
-    BEFORE UPDATE ON users
+    BEFORE INSERT OR UPDATE ON users
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 CREATE TRIGGER users_activity_log_tg
     AFTER INSERT OR UPDATE OR DELETE ON users
@@ -25,6 +25,10 @@ CREATE TRIGGER trainer_directory_refresh_tg
     FOR EACH ROW EXECUTE FUNCTION trainer_directory_refresh();
 
 -- slots ------------------------------------------------------------------------------
+-- Before any row: the writer's own users row (the lock order, src/rules/lock_order.rs).
+CREATE TRIGGER slots_lock_writer_first_tg
+    BEFORE INSERT OR UPDATE OR DELETE ON slots
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_writer_first();
 CREATE TRIGGER slots_booking_guard_tg
     BEFORE UPDATE ON slots
     FOR EACH ROW EXECUTE FUNCTION slots_booking_guard();
@@ -32,7 +36,7 @@ CREATE TRIGGER slots_normalize_tg
     BEFORE INSERT OR UPDATE ON slots
     FOR EACH ROW EXECUTE FUNCTION slots_normalize();
 CREATE TRIGGER slots_updated_at_tg
-    BEFORE UPDATE ON slots
+    BEFORE INSERT OR UPDATE ON slots
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 CREATE TRIGGER slots_delete_guard_tg
     BEFORE DELETE ON slots
@@ -46,6 +50,9 @@ CREATE TRIGGER slots_cancel_cascade_tg
     EXECUTE FUNCTION slots_cancel_cascade();
 
 -- bookings ---------------------------------------------------------------------------
+CREATE TRIGGER bookings_lock_writer_first_tg
+    BEFORE INSERT OR UPDATE OR DELETE ON bookings
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_writer_first();
 CREATE TRIGGER bookings_capacity_guard_tg
     BEFORE INSERT OR UPDATE ON bookings
     FOR EACH ROW EXECUTE FUNCTION bookings_capacity_guard();
@@ -53,7 +60,7 @@ CREATE TRIGGER bookings_delete_guard_tg
     BEFORE DELETE ON bookings
     FOR EACH ROW EXECUTE FUNCTION bookings_delete_guard();
 CREATE TRIGGER bookings_updated_at_tg
-    BEFORE UPDATE ON bookings
+    BEFORE INSERT OR UPDATE ON bookings
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 CREATE TRIGGER bookings_activity_log_tg
     AFTER INSERT OR UPDATE OR DELETE ON bookings

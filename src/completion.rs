@@ -16,7 +16,7 @@ static COMPLETE_DUE: Sql = Sql {
                SELECT b.id
                  FROM gym_booking.bookings AS b
                  JOIN gym_booking.slots AS s ON s.id = b.slot_id
-                WHERE b.status = 'reserved' AND s.end_at <= now()
+                WHERE b.status = 'reserved' AND s.end_at <= statement_timestamp()
                 ORDER BY s.end_at, b.id
                 LIMIT $1
                   FOR UPDATE OF b SKIP LOCKED)

@@ -42,6 +42,24 @@ pub enum RuleError {
         hint: Option<&'static str>,
     },
 
+    /// 23505: an id that named something else before (a deleted slot's): ids are never reused.
+    #[error("{what} {id} existed before: ids are never reused")]
+    IdReused { what: &'static str, id: String },
+
+    /// 54000: one request asks for more than the rules let one request make.
+    #[error("{message}")]
+    TooMany { message: String, hint: &'static str },
+
+    /// 23502: a column the rules need is NULL (the column's NOT NULL says the same, later).
+    #[error(
+        "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+    )]
+    NullValue { column: String, table: String },
+
+    /// 22008: a time the rules compute falls outside what PostgreSQL can store.
+    #[error("{message}")]
+    OutOfRange { message: String },
+
     /// 22P02: the JWT claims in the request settings cannot be read (as `auth.uid()` fails).
     #[error("{0}")]
     BadClaims(String),
@@ -76,6 +94,10 @@ impl RuleError {
             RuleError::Restricted { .. } => ERRCODE_RESTRICT_VIOLATION,
             RuleError::InvalidInput { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             RuleError::NotAllowed { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            RuleError::IdReused { .. } => ERRCODE_UNIQUE_VIOLATION,
+            RuleError::OutOfRange { .. } => ERRCODE_DATETIME_FIELD_OVERFLOW,
+            RuleError::TooMany { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            RuleError::NullValue { .. } => ERRCODE_NOT_NULL_VIOLATION,
             RuleError::BadClaims(_) => ERRCODE_INVALID_TEXT_REPRESENTATION,
             RuleError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
@@ -120,6 +142,14 @@ impl From<RuleError> for ErrorReport {
                 }
             }
             RuleError::NotAllowed { hint: Some(h), .. } => report.set_hint(h),
+            RuleError::IdReused { .. } => {
+                report.set_hint("Leave the id out: the database gives a new row its own.")
+            }
+            RuleError::TooMany { hint, .. } => report.set_hint(hint),
+            RuleError::NullValue { .. } => report,
+            RuleError::OutOfRange { .. } => {
+                report.set_hint("Give a start_at before the year 294276.")
+            }
             RuleError::BadClaims(_) => {
                 report.set_hint("Send a valid JWT: its sub claim must be the user's uuid.")
             }

@@ -306,3 +306,17 @@ pub fn is_trainer() -> bool {
     let account = account().unwrap_or_else(|e| raise(e));
     account.is_some_and(|a| a.active_with_role("trainer"))
 }
+
+/// Whether the caller reads as somebody: an active account (JWT sub), or a role that is not a
+/// client's (`service_role`, a DBA). A deleted account's token, or a client's token without a
+/// sub, reads nothing. Judged by the role the request runs as (`SET ROLE`), also inside a
+/// SECURITY DEFINER function.
+#[pg_extern(stable, parallel_restricted)]
+pub fn signed_in() -> bool {
+    if active_user_id().is_some() {
+        return true;
+    }
+    // SAFETY: reads the session's current role (SET ROLE), not a function owner's.
+    let outer = unsafe { pg_sys::GetOuterUserId() };
+    !writer_is(outer, c"authenticated") && !writer_is(outer, c"anon")
+}

@@ -38,7 +38,11 @@ mod worker;
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
 #[cfg(any(test, feature = "pg_test"))]
+mod request_tests;
+#[cfg(any(test, feature = "pg_test"))]
 mod rule_tests;
+#[cfg(any(test, feature = "pg_test"))]
+mod rule_tests_people;
 #[cfg(any(test, feature = "pg_test"))]
 mod test_support;
 

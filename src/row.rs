@@ -73,9 +73,28 @@ impl Row {
             .and_then(|d| unsafe { T::from_polymorphic_datum(d, false, cell.attr.atttypid) }))
     }
 
+    /// A uuid column the rules need. NULL is the writer's mistake (the column is NOT NULL,
+    /// but BEFORE triggers run before that is checked): refused as PostgreSQL would.
     pub fn uuid(&self, name: &str) -> RuleResult<pgrx::Uuid> {
         self.get::<pgrx::Uuid>(name)?
-            .ok_or_else(|| RuleError::Internal(format!("{name} is NULL")))
+            .ok_or_else(|| RuleError::NullValue {
+                column: name.to_string(),
+                table: self.table_name(),
+            })
+    }
+
+    /// The name of the row's table.
+    pub fn table_name(&self) -> String {
+        // SAFETY: the descriptor's type is the relation's row type; get_rel_name reads the
+        // catalog (NULL for a descriptor that is not a relation's).
+        unsafe {
+            let relid = pg_sys::typeidTypeRelid((*self.desc).tdtypeid);
+            let name = pg_sys::get_rel_name(relid);
+            if name.is_null() {
+                return "?".into();
+            }
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
     }
 
     pub fn is_null(&self, name: &str) -> RuleResult<bool> {
@@ -257,13 +276,20 @@ impl RowEdit {
     }
 }
 
-/// `now()`: the transaction's start, in microseconds since 2000-01-01 UTC.
-pub fn now_micros() -> i64 {
-    // SAFETY: reads the transaction start time, always set inside a transaction.
-    unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
+/// The rules' clock: `statement_timestamp()`, the start of the client's statement that asks
+/// (never the transaction's start: a transaction opened an hour ago must not book a slot that
+/// has started since), in microseconds since 2000-01-01 UTC. Every statement a rule runs
+/// uses `statement_timestamp()` too, so a rule and its SQL agree on the time.
+pub fn statement_now() -> i64 {
+    // SAFETY: reads the current statement's start time, always set inside a transaction.
+    unsafe { pg_sys::GetCurrentStatementStartTimestamp() }
 }
 
 pub const MICROS_PER_MINUTE: i64 = 60_000_000;
+
+/// PostgreSQL's `END_TIMESTAMP` (294277-01-01 00:00 UTC): every finite timestamptz it can
+/// store, print and read back is before it.
+pub const END_OF_TIMESTAMPS: i64 = 9_223_371_331_200_000_000;
 
 /// A timestamptz (microseconds since 2000-01-01 UTC) as ISO 8601 in UTC.
 pub fn iso_utc(micros: i64) -> String {

@@ -32,6 +32,7 @@ extension_sql_file!(
         rules::timestamps::set_updated_at,
         rules::audit::activity_log,
         rules::retention::refuse_truncate,
+        rules::lock_order::lock_writer_first,
     ]
 );
 extension_sql_file!(
@@ -42,7 +43,8 @@ extension_sql_file!(
         identity::current_user_id,
         identity::active_user_id,
         identity::is_app_admin,
-        identity::is_trainer
+        identity::is_trainer,
+        identity::signed_in
     ]
 );
 extension_sql_file!(

@@ -14,7 +14,7 @@ use super::{fire, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
 use crate::identity::{self, Account, Actor};
 use crate::plans::{self, Sql};
-use crate::row::{now_micros, Row, RowEdit};
+use crate::row::{statement_now, Row, RowEdit};
 use crate::system;
 
 // The athlete's row FOR SHARE first (it waits for an account deletion in flight, whose
@@ -22,7 +22,7 @@ use crate::system;
 // one statement, the locks taken in that order.
 static LOCK_ATHLETE_AND_SLOT: Sql = Sql {
     text: "SELECT u.deleted_at IS NULL, u.role::text,
-                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= now()
+                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp()
              FROM gym_booking.users AS u, gym_booking.slots AS s
             WHERE u.id = $1 AND s.id = $2
               FOR SHARE OF u FOR UPDATE OF s",
@@ -43,8 +43,9 @@ static ATHLETE_IN_SLOT: Sql = Sql {
 };
 
 static SLOT_TIMING: Sql = Sql {
-    text: "SELECT cancelled_at IS NOT NULL, now() > start_at - interval '60 minutes',
-                  end_at <= now(), start_at::text
+    text:
+        "SELECT cancelled_at IS NOT NULL, statement_timestamp() > start_at - interval '60 minutes',
+                  end_at <= statement_timestamp(), start_at::text
              FROM gym_booking.slots WHERE id = $1",
     args: &[pg_sys::UUIDOID],
 };
@@ -52,7 +53,7 @@ static SLOT_TIMING: Sql = Sql {
 static RECORD_HISTORY: Sql = Sql {
     text: "INSERT INTO gym_booking.booking_status_history
                (booking_id, previous_status, current_status, changed_at, changed_by, auto_processed)
-           VALUES ($1, $2::gym_booking.booking_status, $3::gym_booking.booking_status, now(), $4, $5)",
+           VALUES ($1, $2::gym_booking.booking_status, $3::gym_booking.booking_status, statement_timestamp(), $4, $5)",
     args: &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::UUIDOID, pg_sys::BOOLOID],
 };
 
@@ -156,8 +157,16 @@ fn check_complete(slot_id: pgrx::Uuid) -> RuleResult<()> {
     Ok(())
 }
 
+/// The booking's status; NULL is refused as the column's NOT NULL would refuse it.
+fn status(row: &Row) -> RuleResult<String> {
+    row.text("status")?.ok_or_else(|| RuleError::NullValue {
+        column: "status".into(),
+        table: "bookings".into(),
+    })
+}
+
 fn on_insert(new: &Row) -> RuleResult<Outcome> {
-    if new.text("status")?.as_deref() != Some("reserved") {
+    if status(new)? != "reserved" {
         return Err(RuleError::InvalidInput {
             message: "a new booking must be reserved".into(),
             detail: None,
@@ -176,7 +185,7 @@ fn on_insert(new: &Row) -> RuleResult<Outcome> {
     }
     take_place(user_id, new.uuid("slot_id")?, true)?;
     let mut edit = RowEdit::default();
-    edit.set_micros(new, "status_changed_at", now_micros())?;
+    edit.set_micros(new, "status_changed_at", statement_now())?;
     edit.set(new, "auto_processed", Some(false))?;
     Ok(Outcome::Edit(edit))
 }
@@ -190,7 +199,7 @@ fn on_update(old: &Row, new: &Row) -> RuleResult<Outcome> {
         });
     }
     let mut edit = RowEdit::default();
-    let (from, to) = (old.text("status")?, new.text("status")?);
+    let (from, to) = (status(old)?, status(new)?);
     if from == to {
         // Only a status change moves these; clients cannot set them.
         edit.keep(new, old, "status_changed_at")?;
@@ -198,10 +207,7 @@ fn on_update(old: &Row, new: &Row) -> RuleResult<Outcome> {
         return Ok(Outcome::Edit(edit));
     }
     let slot_id = new.uuid("slot_id")?;
-    match (
-        from.as_deref().unwrap_or_default(),
-        to.as_deref().unwrap_or_default(),
-    ) {
+    match (from.as_str(), to.as_str()) {
         ("reserved", "cancelled") => check_cancel(slot_id)?,
         ("cancelled", "reserved") => take_place(new.uuid("user_id")?, slot_id, false)?,
         ("reserved", "completed") => check_complete(slot_id)?,
@@ -212,7 +218,7 @@ fn on_update(old: &Row, new: &Row) -> RuleResult<Outcome> {
             )))
         }
     }
-    edit.set_micros(new, "status_changed_at", now_micros())?;
+    edit.set_micros(new, "status_changed_at", statement_now())?;
     edit.set(new, "auto_processed", Some(system::active()))?;
     Ok(Outcome::Edit(edit))
 }

@@ -9,7 +9,7 @@ use crate::plans::{self, Sql};
 static PUBLISH: Sql = Sql {
     text: "INSERT INTO gym_booking.trainer_directory AS d
                 (trainer_id, display_name, contact_email, contact_phone, updated_at)
-           SELECT id, concat_ws(' ', first_name, last_name), contact_email, contact_phone, now()
+           SELECT id, concat_ws(' ', first_name, last_name), contact_email, contact_phone, statement_timestamp()
              FROM gym_booking.users
             WHERE id = $1 AND role = 'trainer' AND deleted_at IS NULL
            ON CONFLICT (trainer_id) DO UPDATE

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod bookings;
 pub mod directory;
+pub mod lock_order;
 pub mod retention;
 pub mod slots;
 pub mod timestamps;
@@ -84,14 +85,23 @@ pub type TriggerResult<'a> = Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>
 /// no application does. The rows were checked when first written; the rules stand aside, as
 /// they do under `session_replication_role = replica`, so a restore brings every row back as
 /// it was (cancelled and completed bookings, past slots) without inventing log rows.
+///
+/// Whose session it is decides, never who runs the statement now: the user who connected
+/// and the role the session acts as (`SET ROLE`) must both be superusers. The rules' own
+/// switch to the extension's owner (a superuser), or a SECURITY DEFINER function, changes
+/// neither; so a client role that turns both settings off, before or inside a statement,
+/// still meets every rule.
 pub fn restoring() -> bool {
-    // SAFETY: reads the current user's superuser flag and two settings' values.
+    // SAFETY: reads two settings' values and two roles' superuser flags.
     unsafe {
         let off = |name: &std::ffi::CStr| {
             let value = pg_sys::GetConfigOption(name.as_ptr(), true, false);
             !value.is_null() && std::ffi::CStr::from_ptr(value).to_bytes() == b"off"
         };
-        off(c"row_security") && off(c"check_function_bodies") && pg_sys::superuser()
+        off(c"row_security")
+            && off(c"check_function_bodies")
+            && pg_sys::superuser_arg(pg_sys::GetSessionUserId())
+            && pg_sys::superuser_arg(pg_sys::GetOuterUserId())
     }
 }
 

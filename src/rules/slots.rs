@@ -10,7 +10,7 @@ use super::{fire, Fired, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
 use crate::identity::Actor;
 use crate::plans::{self, Sql};
-use crate::row::{RowEdit, MICROS_PER_MINUTE};
+use crate::row::{statement_now, RowEdit, END_OF_TIMESTAMPS, MICROS_PER_MINUTE};
 use crate::system::SystemChange;
 
 const DEFAULT_DURATION: i16 = 60;
@@ -19,6 +19,48 @@ static TRAINER_IS_ACTIVE: Sql = Sql {
     text: "SELECT role = 'trainer' AND deleted_at IS NULL FROM gym_booking.users WHERE id = $1",
     args: &[pg_sys::UUIDOID],
 };
+
+// A slot that gets a trainer takes the trainer's row FOR SHARE, as a booking takes its
+// athlete's: it waits for an account deletion in flight (whose cascade would miss this slot)
+// and then reads the deleted row. Not for a slot that only moves: it already holds its own row,
+// which that deletion's cascade waits for (users before slots; see lock_order.rs).
+static LOCK_TRAINER: Sql = Sql {
+    text: "SELECT role = 'trainer' AND deleted_at IS NULL FROM gym_booking.users WHERE id = $1
+              FOR SHARE",
+    args: &[pg_sys::UUIDOID],
+};
+
+// Every slot ever made has a log entry; a deleted slot's stays. Its id is not given again.
+static SLOT_ID_USED: Sql = Sql {
+    text: "SELECT count(*) FROM (SELECT FROM gym_booking.activity_logs
+                                  WHERE entity_type = 'slot' AND entity_id = $1 LIMIT 1) AS l",
+    args: &[pg_sys::UUIDOID],
+};
+
+/// How many slots one client request (transaction) may create: a month of daily classes
+/// several times over, not an unbounded flood that every athlete's `available_slots` returns.
+pub const MAX_SLOTS_PER_REQUEST: u32 = 100;
+
+thread_local! {
+    /// Slots created by a client in the current transaction (its id), counted.
+    static CREATED: std::cell::Cell<(u64, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Counts a client's new slot against [`MAX_SLOTS_PER_REQUEST`].
+fn count_created_slot() -> RuleResult<()> {
+    // SAFETY: an INSERT runs in a transaction that has (or now gets) its id.
+    let xid = unsafe { pg_sys::GetTopFullTransactionId() }.value;
+    let (seen_in, count) = CREATED.with(|c| c.get());
+    let count = if seen_in == xid { count + 1 } else { 1 };
+    CREATED.with(|c| c.set((xid, count)));
+    if count > MAX_SLOTS_PER_REQUEST {
+        return Err(RuleError::TooMany {
+            message: format!("a request may create at most {MAX_SLOTS_PER_REQUEST} slots"),
+            hint: "Create them in several requests.",
+        });
+    }
+    Ok(())
+}
 
 static HELD_IN_SLOT: Sql = Sql {
     text: "SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status <> 'cancelled'",
@@ -62,6 +104,23 @@ fn normalize(fired: &Fired) -> RuleResult<Outcome> {
     if start == i64::MAX || start == i64::MIN {
         return Err(RuleError::invalid("a slot needs a finite start_at"));
     }
+    if fired.op == Op::Insert {
+        let id = new.uuid("id")?;
+        if plans::one::<i64>(&SLOT_ID_USED, &[id.into()])? != Some(0) {
+            return Err(RuleError::IdReused {
+                what: "slot",
+                id: id.to_string(),
+            });
+        }
+    }
+    // Cancelled now, by the rules' clock, whatever moment the writer gave.
+    let cancelling = match fired.op {
+        Op::Insert => !new.is_null("cancelled_at")?,
+        _ => fired.old_row()?.is_null("cancelled_at")? && !new.is_null("cancelled_at")?,
+    };
+    if cancelling {
+        edit.set_micros(new, "cancelled_at", statement_now())?;
+    }
     let end = new.micros("end_at")?;
     let end_given = match fired.op {
         Op::Insert => end.is_some(),
@@ -90,11 +149,17 @@ fn normalize(fired: &Fired) -> RuleResult<Outcome> {
                 }
             }
         }
-        _ => edit.set_micros(
-            new,
-            "end_at",
-            start + i64::from(duration) * MICROS_PER_MINUTE,
-        )?,
+        _ => {
+            // Past the last instant PostgreSQL can read back, a dump would not restore.
+            let end = start
+                .checked_add(i64::from(duration) * MICROS_PER_MINUTE)
+                .filter(|end| *end < END_OF_TIMESTAMPS)
+                .ok_or_else(|| RuleError::OutOfRange {
+                    message: "the slot would end after the last timestamp PostgreSQL can store"
+                        .into(),
+                })?;
+            edit.set_micros(new, "end_at", end)?
+        }
     }
     // A slot that gets a trainer, or new times, must have an active trainer: a deleted or
     // demoted trainer's old slot cannot be moved back into the bookable future.
@@ -104,7 +169,9 @@ fn normalize(fired: &Fired) -> RuleResult<Outcome> {
         || fired.changed("duration_minutes")?;
     if new_trainer || moved {
         let trainer = new.uuid("trainer_id")?;
+        let mut check = &TRAINER_IS_ACTIVE;
         if new_trainer {
+            check = &LOCK_TRAINER;
             // Row-level security says the same, but only after this trigger.
             let actor = Actor::current()?;
             let own_trainer = actor.user_id == Some(trainer)
@@ -115,8 +182,11 @@ fn normalize(fired: &Fired) -> RuleResult<Outcome> {
                     "trainers create and manage only their own slots",
                 ));
             }
+            if fired.op == Op::Insert && !actor.is_privileged() {
+                count_created_slot()?;
+            }
         }
-        if plans::one::<bool>(&TRAINER_IS_ACTIVE, &[trainer.into()])? == Some(false) {
+        if plans::one::<bool>(check, &[trainer.into()])? == Some(false) {
             return Err(RuleError::InvalidInput {
                 message: "a slot's trainer must be an active user with the trainer role".into(),
                 detail: Some(format!("User {trainer} is not an active trainer.")),

@@ -8,7 +8,7 @@ use super::{fire, Fired, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
 use crate::identity::Actor;
 use crate::plans::{self, Sql};
-use crate::row::{now_micros, Row, RowEdit};
+use crate::row::{statement_now, Row, RowEdit};
 use crate::system::SystemChange;
 
 /// What an anonymized account shows instead of a name.
@@ -26,25 +26,25 @@ pub const PII_COLUMNS: &[&str] = &[
 
 static UPCOMING_SLOTS_OF: Sql = Sql {
     text: "SELECT count(*) FROM gym_booking.slots
-            WHERE trainer_id = $1 AND cancelled_at IS NULL AND end_at > now()",
+            WHERE trainer_id = $1 AND cancelled_at IS NULL AND end_at > statement_timestamp()",
     args: &[pg_sys::UUIDOID],
 };
 
 static SOFT_DELETE: Sql = Sql {
-    text: "UPDATE gym_booking.users SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
+    text: "UPDATE gym_booking.users SET deleted_at = statement_timestamp() WHERE id = $1 AND deleted_at IS NULL",
     args: &[pg_sys::UUIDOID],
 };
 
 static CANCEL_FUTURE_BOOKINGS: Sql = Sql {
     text: "UPDATE gym_booking.bookings AS b SET status = 'cancelled'
              FROM gym_booking.slots AS s
-            WHERE b.user_id = $1 AND b.status = 'reserved' AND s.id = b.slot_id AND s.start_at > now()",
+            WHERE b.user_id = $1 AND b.status = 'reserved' AND s.id = b.slot_id AND s.start_at > statement_timestamp()",
     args: &[pg_sys::UUIDOID],
 };
 
 static CANCEL_FUTURE_SLOTS: Sql = Sql {
-    text: "UPDATE gym_booking.slots SET cancelled_at = now()
-            WHERE trainer_id = $1 AND cancelled_at IS NULL AND start_at > now()",
+    text: "UPDATE gym_booking.slots SET cancelled_at = statement_timestamp()
+            WHERE trainer_id = $1 AND cancelled_at IS NULL AND start_at > statement_timestamp()",
     args: &[pg_sys::UUIDOID],
 };
 
@@ -52,10 +52,8 @@ static CANCEL_FUTURE_SLOTS: Sql = Sql {
 /// (RFC 2606 reserves `.invalid`), the password one no hash can match.
 fn anonymize(new: &Row, edit: &mut RowEdit) -> RuleResult<()> {
     let id = new.uuid("id")?;
-    // Deleted now: not at some later date, while already anonymized.
-    if new.micros("deleted_at")?.is_none_or(|at| at > now_micros()) {
-        edit.set_micros(new, "deleted_at", now_micros())?;
-    }
+    // Deleted now, by the rules' clock, whatever moment the writer gave.
+    edit.set_micros(new, "deleted_at", statement_now())?;
     edit.set(new, "is_anonymous", Some(true))?;
     edit.set_text(
         new,

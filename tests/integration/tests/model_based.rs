@@ -666,6 +666,12 @@ impl Model {
         self.me(who).filter(|&i| !self.users[i].deleted)
     }
 
+    /// Whether the caller reads slots at all: an active account, or the gym's back office. A
+    /// deleted account's token, or one whose sub names no account, reads none.
+    fn reads_slots(&self, who: &Who) -> bool {
+        matches!(who, Who::Service | Who::Dba) || self.owner(who).is_some()
+    }
+
     fn active_role(&self, who: &Who, role: Role) -> bool {
         self.me(who)
             .is_some_and(|i| self.users[i].role == role && !self.users[i].deleted)
@@ -826,9 +832,22 @@ impl Model {
                 if let Some(code) = self.api_gate(who, true) {
                     return Refused(code);
                 }
-                let slot = match slot {
-                    SlotRef::Known(i) if !self.slots[*i].gone => *i,
-                    _ => return Refused(NOT_FOUND),
+                let known = match slot {
+                    SlotRef::Known(i) if !self.slots[*i].gone => Some(*i),
+                    _ => None,
+                };
+                if !self.reads_slots(who) {
+                    // It sees no slot: the rules answer its booking. A deleted account cannot
+                    // book an existing slot; anything else it names is not its to book.
+                    let deleted = self.me(who).is_some();
+                    return Refused(if deleted && known.is_some() {
+                        NOT_BOOKABLE
+                    } else {
+                        NOT_ALLOWED
+                    });
+                }
+                let Some(slot) = known else {
+                    return Refused(NOT_FOUND);
                 };
                 let Some(me) = self.me(who) else {
                     // A token for no account books for nobody the rules know.
@@ -959,6 +978,9 @@ impl Model {
                 if let Some(code) = self.api_gate(who, true) {
                     return Refused(code);
                 }
+                if self.owner(who).is_none() {
+                    return Refused(NOT_ALLOWED);
+                }
                 let slot = match slot {
                     SlotRef::Known(i) if !self.slots[*i].gone => *i,
                     _ => return Refused(NOT_FOUND),
@@ -978,6 +1000,7 @@ impl Model {
             }
             Op::AvailableSlots { who, trainer } => match self.api_gate(who, false) {
                 Some(code) => Refused(code),
+                None if !self.reads_slots(who) => Same(Obs::List(Vec::new())),
                 None => Same(Obs::List(self.available(*trainer, now))),
             },
             Op::MyBookings { who } => match self.api_gate(who, false) {

@@ -1,0 +1,257 @@
+\echo Use "ALTER EXTENSION gym_booking UPDATE TO '0.1.3'" to load this file. \quit
+
+-- 0.1.3: no request can switch the rules off, the rules judge time by the statement's clock
+-- (issue 17), and one lock order for every path (issue 16).
+
+-- Clients wait for the upgrade instead of crossing it: every table it changes, up front, in
+-- the rules' lock order (users, slots, bookings, then what hangs off them).
+LOCK TABLE users, slots, bookings, activity_logs, booking_status_history
+    IN ACCESS EXCLUSIVE MODE;
+
+-- The writer's own users row before any slot or booking (src/rules/lock_order.rs).
+CREATE FUNCTION lock_writer_first() RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'lock_writer_first_wrapper';
+CREATE TRIGGER slots_lock_writer_first_tg
+    BEFORE INSERT OR UPDATE OR DELETE ON slots
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_writer_first();
+CREATE TRIGGER bookings_lock_writer_first_tg
+    BEFORE INSERT OR UPDATE OR DELETE ON bookings
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_writer_first();
+
+-- created_at and updated_at are the rules' to set on INSERT too.
+DROP TRIGGER users_updated_at_tg ON users;
+CREATE TRIGGER users_updated_at_tg
+    BEFORE INSERT OR UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+DROP TRIGGER slots_updated_at_tg ON slots;
+CREATE TRIGGER slots_updated_at_tg
+    BEFORE INSERT OR UPDATE ON slots
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+DROP TRIGGER bookings_updated_at_tg ON bookings;
+CREATE TRIGGER bookings_updated_at_tg
+    BEFORE INSERT OR UPDATE ON bookings
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+
+-- Sizes. A database holding longer values refuses this upgrade (23514) and names the
+-- constraint: shorten those values, then upgrade.
+ALTER TABLE users
+    ADD CONSTRAINT users_email_length_check CHECK (char_length(email) <= 254),
+    ADD CONSTRAINT users_first_name_length_check CHECK (char_length(first_name) <= 100),
+    ADD CONSTRAINT users_last_name_length_check CHECK (char_length(last_name) <= 100),
+    ADD CONSTRAINT users_contact_email_length_check CHECK (char_length(contact_email) <= 254),
+    ADD CONSTRAINT users_contact_phone_length_check CHECK (char_length(contact_phone) <= 32),
+    ADD CONSTRAINT users_preferences_check
+        CHECK (jsonb_typeof(preferences) = 'object' AND octet_length(preferences::text) <= 8192);
+ALTER TABLE slots
+    ADD CONSTRAINT slots_notes_length_check CHECK (char_length(notes) <= 2000);
+
+-- A deleted account (or a token without a sub) reads no slot.
+ALTER POLICY read_all_authenticated ON slots USING ((SELECT active_user_id()) IS NOT NULL);
+
+-- Clients never choose a new row's id.
+REVOKE INSERT ON slots FROM authenticated;
+GRANT INSERT (trainer_id, start_at, end_at, duration_minutes, capacity, notes, cancelled_at,
+              created_at, updated_at)
+    ON slots TO authenticated;
+REVOKE INSERT ON bookings FROM authenticated;
+GRANT INSERT (slot_id, user_id, status, status_changed_at, auto_processed, created_at, updated_at)
+    ON bookings TO authenticated;
+
+-- Whether the caller reads as somebody (src/identity.rs): available_slots answers nobody else.
+CREATE FUNCTION signed_in() RETURNS bool
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'signed_in_wrapper';
+COMMENT ON FUNCTION signed_in() IS 'Whether the caller reads as somebody: an active account, or a role that is not a client''s';
+
+-- The API judges time by the statement's clock, and acts only for an active account.
+CREATE OR REPLACE FUNCTION book_slot(slot_id uuid) RETURNS bookings
+LANGUAGE plpgsql VOLATILE STRICT SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := gym_booking.current_user_id();
+    booking gym_booking.bookings;
+BEGIN
+    IF me IS NULL THEN
+        RAISE EXCEPTION 'sign in to book a slot' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF gym_booking.active_user_id() IS NULL THEN
+        -- A token whose account is deleted (or was never made) sees no slot; the rules answer
+        -- its booking as they answer any write for it (a deleted account cannot book).
+        INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES (book_slot.slot_id, me)
+        RETURNING * INTO booking;
+        RETURN booking;
+    END IF;
+    -- Twice at most: when the same athlete's other request (a double tap) inserts the row
+    -- between our look and our insert, the second turn reads it.
+    FOR turn IN 1..2 LOOP
+        -- A new booking in one statement: the slot exists and the caller has no row in it.
+        INSERT INTO gym_booking.bookings (slot_id, user_id)
+        SELECT s.id, me FROM gym_booking.slots AS s
+         WHERE s.id = book_slot.slot_id
+           AND NOT EXISTS (SELECT FROM gym_booking.bookings AS b
+                            WHERE b.slot_id = s.id AND b.user_id = me)
+        ON CONFLICT ON CONSTRAINT bookings_slot_user_key DO NOTHING
+        RETURNING * INTO booking;
+        EXIT WHEN FOUND;
+        -- Else: no such slot, or the caller's booking of it.
+        SELECT b.* INTO booking
+          FROM gym_booking.slots AS s
+          LEFT JOIN gym_booking.bookings AS b ON b.slot_id = s.id AND b.user_id = me
+         WHERE s.id = book_slot.slot_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'slot % not found', book_slot.slot_id USING ERRCODE = 'undefined_object';
+        ELSIF booking.status = 'cancelled' THEN
+            -- Booking again re-activates the same row (capacity and start permitting).
+            UPDATE gym_booking.bookings AS b SET status = 'reserved' WHERE b.id = booking.id
+            RETURNING * INTO booking;
+            EXIT;
+        ELSIF booking.status = 'completed' THEN
+            RAISE EXCEPTION 'this booking is already completed' USING ERRCODE = 'invalid_parameter_value';
+        ELSIF booking.status = 'reserved' THEN
+            EXIT;
+        END IF;
+    END LOOP;
+    -- Already reserved: booking twice is booking once.
+    RETURN booking;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION create_slot(
+    start_at timestamptz,
+    duration_minutes integer DEFAULT 60,
+    capacity integer DEFAULT 1,
+    notes text DEFAULT NULL
+) RETURNS slots
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := gym_booking.current_user_id();
+    slot gym_booking.slots;
+BEGIN
+    IF me IS NULL THEN
+        RAISE EXCEPTION 'sign in to create a slot' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT gym_booking.is_trainer() THEN
+        RAISE EXCEPTION 'only trainers create slots' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF create_slot.start_at IS NULL OR create_slot.duration_minutes IS NULL OR create_slot.capacity IS NULL THEN
+        RAISE EXCEPTION 'start_at, duration_minutes and capacity are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF create_slot.start_at <= statement_timestamp() THEN
+        RAISE EXCEPTION 'a new slot starts in the future' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO gym_booking.slots (trainer_id, start_at, duration_minutes, capacity, notes)
+    VALUES (me, create_slot.start_at, create_slot.duration_minutes, create_slot.capacity, create_slot.notes)
+    RETURNING * INTO slot;
+    RETURN slot;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION cancel_slot(slot_id uuid) RETURNS slots
+LANGUAGE plpgsql VOLATILE STRICT SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    slot gym_booking.slots;
+BEGIN
+    IF gym_booking.active_user_id() IS NULL THEN
+        RAISE EXCEPTION 'sign in with an active account to cancel a slot'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE gym_booking.slots AS s SET cancelled_at = statement_timestamp()
+     WHERE s.id = cancel_slot.slot_id AND s.cancelled_at IS NULL
+    RETURNING * INTO slot;
+    IF FOUND THEN
+        RETURN slot;
+    END IF;
+    SELECT * INTO slot FROM gym_booking.slots AS s WHERE s.id = cancel_slot.slot_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'slot % not found', cancel_slot.slot_id USING ERRCODE = 'undefined_object';
+    ELSIF slot.cancelled_at IS NULL THEN
+        RAISE EXCEPTION 'only the slot''s trainer or the gym cancels a slot' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN slot;  -- already cancelled
+END
+$$;
+
+CREATE OR REPLACE FUNCTION available_slots_counted(p_from timestamptz, p_to timestamptz, p_trainer_id uuid)
+RETURNS TABLE (
+    slot_id uuid,
+    trainer_id uuid,
+    trainer_name text,
+    start_at timestamptz,
+    end_at timestamptz,
+    duration_minutes smallint,
+    capacity smallint,
+    booked integer,
+    available integer,
+    notes text
+)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- As reading slots requires: a deleted account's token, or a client's token without a
+    -- sub, sees nothing.
+    IF NOT gym_booking.signed_in() THEN
+        RETURN;
+    END IF;
+    IF p_trainer_id IS NOT NULL THEN
+        RETURN QUERY
+        SELECT s.id, s.trainer_id, d.display_name, s.start_at, s.end_at, s.duration_minutes,
+               s.capacity, taken.booked, s.capacity - taken.booked, s.notes
+          FROM gym_booking.slots AS s
+          LEFT JOIN gym_booking.trainer_directory AS d ON d.trainer_id = s.trainer_id
+         CROSS JOIN LATERAL (
+               SELECT count(*)::integer AS booked
+                 FROM gym_booking.bookings AS b
+                WHERE b.slot_id = s.id AND b.status = 'reserved') AS taken
+         WHERE s.trainer_id = p_trainer_id
+           AND s.start_at >= greatest(p_from, statement_timestamp())
+           AND s.start_at < p_to
+           AND s.cancelled_at IS NULL
+         ORDER BY s.start_at, s.id;
+    ELSE
+        RETURN QUERY
+        SELECT s.id, s.trainer_id, d.display_name, s.start_at, s.end_at, s.duration_minutes,
+               s.capacity, taken.booked, s.capacity - taken.booked, s.notes
+          FROM gym_booking.slots AS s
+          LEFT JOIN gym_booking.trainer_directory AS d ON d.trainer_id = s.trainer_id
+         CROSS JOIN LATERAL (
+               SELECT count(*)::integer AS booked
+                 FROM gym_booking.bookings AS b
+                WHERE b.slot_id = s.id AND b.status = 'reserved') AS taken
+         WHERE s.start_at >= greatest(p_from, statement_timestamp())
+           AND s.start_at < p_to
+           AND s.cancelled_at IS NULL
+         ORDER BY s.start_at, s.id;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION delete_my_account() RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := gym_booking.current_user_id();
+BEGIN
+    IF me IS NULL THEN
+        RAISE EXCEPTION 'sign in to delete your account' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE gym_booking.users SET deleted_at = statement_timestamp() WHERE id = me AND deleted_at IS NULL;
+    IF NOT FOUND AND NOT EXISTS (SELECT FROM gym_booking.users WHERE id = me) THEN
+        RAISE EXCEPTION 'no account for user %', me USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+
+-- Nothing runs unless granted (as finalize.sql has it for a new install).
+REVOKE EXECUTE ON FUNCTION lock_writer_first(), signed_in() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION signed_in() TO authenticated, service_role;

@@ -1,0 +1,61 @@
+//! One lock order for every path, so that no two callers ever wait for each other in a circle:
+//!
+//! 1. `users` rows: the writer's own row first (FOR KEY SHARE, here), then the people a
+//!    change is about (the athlete a booking is for: FOR SHARE, by the capacity guard; a
+//!    new slot's trainer: FOR SHARE, by `slots_normalize`; an account being deleted or
+//!    changed: the UPDATE's own row lock);
+//! 2. `slots` rows (a booking's slot FOR UPDATE; the slot an UPDATE changes);
+//! 3. `bookings` rows;
+//! 4. what hangs off them: `booking_status_history`, `activity_logs` (inserts only).
+//!
+//! Why the writer's row comes first: every history and log row names who made the change
+//! (`changed_by`), and its foreign key takes FOR KEY SHARE on that users row *after* the
+//! booking or slot it records is locked. An account deletion in flight holds the users row FOR
+//! UPDATE (anonymizing changes `email`, a unique key) and its cascade waits for those same
+//! bookings and slots: the classic circle. Taking the writer's row before the statement
+//! touches any booking or slot turns it into a plain wait. Writes to `users` itself start with
+//! the row they change (an UPDATE locks it before any trigger runs); their cascades then come
+//! here for the writer's row, which by then is either the same row or one nobody waits on us
+//! for.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use super::{restoring, TriggerResult};
+use crate::errors::{raise, RuleResult};
+use crate::identity;
+use crate::memo::Epoch;
+use crate::plans::{self, Sql};
+
+static LOCK_WRITER: Sql = Sql {
+    text: "SELECT FROM gym_booking.users WHERE id = $1 FOR KEY SHARE",
+    args: &[pg_sys::UUIDOID],
+};
+
+thread_local! {
+    /// The writer whose row this transaction (generation) already holds.
+    static HELD: std::cell::Cell<Option<(u64, pgrx::Uuid)>> = const { std::cell::Cell::new(None) };
+}
+
+fn lock_writer() -> RuleResult<()> {
+    let Some(writer) = identity::claimed_user_id()? else {
+        return Ok(()); // The system, a DBA, service_role without a sub: no row to name.
+    };
+    let generation = Epoch::transaction();
+    if HELD.with(|h| h.get()) == Some((generation, writer)) {
+        return Ok(());
+    }
+    plans::execute(&LOCK_WRITER, &[writer.into()])?;
+    HELD.with(|h| h.set(Some((generation, writer))));
+    Ok(())
+}
+
+/// BEFORE INSERT OR UPDATE OR DELETE FOR EACH STATEMENT on slots and bookings: the writer's
+/// users row before any row of the table.
+#[pg_trigger]
+fn lock_writer_first<'a>(_trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    if !restoring() {
+        lock_writer().unwrap_or_else(|e| raise(e));
+    }
+    Ok(None)
+}
