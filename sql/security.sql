@@ -4,22 +4,32 @@
 -- and name the caller by active_user_id(): a deleted account owns nothing.
 
 -- Roles as Supabase defines them; a plain PostgreSQL gets them here. Roles belong to the
--- cluster, not to the extension: DROP EXTENSION leaves them.
+-- cluster, not to the extension: DROP EXTENSION leaves them. Two CREATE EXTENSION in two
+-- databases at once may both find a role missing: the second to create it waits for the
+-- first and then finds it made (a unique violation on pg_authid), which is as good.
+-- A request that runs away is stopped, as Supabase sets it up (PostgREST applies a role's
+-- statement_timeout to the requests it makes as that role).
 DO $$
+DECLARE
+    role record;
 BEGIN
-    -- A request that runs away is stopped, as Supabase sets it up (PostgREST applies a
-    -- role's statement_timeout to the requests it makes as that role).
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN
-        CREATE ROLE anon NOLOGIN NOINHERIT;
-        ALTER ROLE anon SET statement_timeout = '3s';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN NOINHERIT;
-        ALTER ROLE authenticated SET statement_timeout = '8s';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
-        CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
-    END IF;
+    FOR role IN
+        SELECT * FROM (VALUES ('anon', 'NOLOGIN NOINHERIT', '3s'),
+                              ('authenticated', 'NOLOGIN NOINHERIT', '8s'),
+                              ('service_role', 'NOLOGIN NOINHERIT BYPASSRLS', NULL))
+                   AS r(name, options, statement_timeout)
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = role.name);
+        BEGIN
+            EXECUTE format('CREATE ROLE %I %s', role.name, role.options);
+            IF role.statement_timeout IS NOT NULL THEN
+                EXECUTE format('ALTER ROLE %I SET statement_timeout = %L',
+                               role.name, role.statement_timeout);
+            END IF;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;  -- made by a concurrent CREATE EXTENSION
+        END;
+    END LOOP;
 END
 $$;
 
