@@ -207,7 +207,8 @@ pub fn account() -> RuleResult<Option<Account>> {
         return Ok(None);
     };
     recall(&ACCOUNTS, id, || {
-        let found = plans::run(&ACCOUNT, &[id.into()], |table| {
+        // Read-only: a read request takes no transaction id for it (and runs on a standby).
+        let found = plans::read(&ACCOUNT, &[id.into()], |table| {
             if table.is_empty() {
                 Ok(None)
             } else {

@@ -4,8 +4,11 @@
 //! triggers run as the table's owner: a rule must see and write every row (the slot's other
 //! bookings, the log) whatever the caller's grants and row-level security allow.
 //!
-//! Statements run through SPI's read-write path (`SpiClient::update`), which takes a fresh
-//! snapshot per statement at READ COMMITTED and sees the transaction's own earlier writes.
+//! The rules' statements run through SPI's read-write path (`SpiClient::update`), which takes
+//! a fresh snapshot per statement at READ COMMITTED and sees the transaction's own earlier
+//! writes. What a *read* needs (the caller's account, for the policies) runs through
+//! [`read`] instead: SPI's read-only path while the transaction has written nothing, so a read
+//! request never takes a transaction id (and works on a hot standby).
 //! Counts that decide capacity instead run on the *latest* snapshot (as PostgreSQL's own
 //! foreign-key checks do): under REPEATABLE READ or SERIALIZABLE the transaction snapshot
 //! would miss bookings committed by whoever held the slot lock before us.
@@ -31,6 +34,8 @@ pub struct Sql {
 
 thread_local! {
     static PREPARED: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> =
+        RefCell::new(HashMap::new());
+    static PREPARED_READS: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> =
         RefCell::new(HashMap::new());
     static PREPARED_RAW: RefCell<HashMap<&'static str, pg_sys::SPIPlanPtr>> =
         RefCell::new(HashMap::new());
@@ -165,6 +170,30 @@ fn prepared(client: &SpiClient<'_>, sql: &Sql) -> RuleResult<Rc<OwnedPreparedSta
     let plan = Rc::new(client.prepare_mut(sql.text, &types)?.keep());
     PREPARED.with(|p| p.borrow_mut().insert(sql.text, plan.clone()));
     Ok(plan)
+}
+
+/// Runs a query that only reads and hands its result to `read`. Read-only while the
+/// transaction has no transaction id (pgrx's `select`), so no id is assigned for it; once the
+/// transaction has written, it reads as the rules' other statements do, seeing those writes.
+pub fn read<R>(
+    sql: &Sql,
+    args: &[DatumWithOid<'_>],
+    read: impl FnOnce(SpiTupleTable<'_>) -> Result<R, pgrx::spi::Error>,
+) -> RuleResult<R> {
+    let _owner = AsOwner::enter()?;
+    Spi::connect(|client| {
+        let plan = match PREPARED_READS.with(|p| p.borrow().get(sql.text).cloned()) {
+            Some(plan) => plan,
+            None => {
+                let types: Vec<PgOid> = sql.args.iter().map(|oid| PgOid::from(*oid)).collect();
+                let plan = Rc::new(client.prepare(sql.text, &types)?.keep());
+                PREPARED_READS.with(|p| p.borrow_mut().insert(sql.text, plan.clone()));
+                plan
+            }
+        };
+        let table = client.select(&*plan, None, args)?;
+        Ok(read(table)?)
+    })
 }
 
 /// Runs `sql` and hands its result to `read` (the plan's `Rc` is cloned out of the cache

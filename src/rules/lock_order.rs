@@ -1,6 +1,6 @@
 //! One lock order for every path, so that no two callers ever wait for each other in a circle:
 //!
-//! 1. `users` rows: the writer's own row first (FOR KEY SHARE, here), then the people a
+//! 1. `users` rows: the writer's own row first (FOR SHARE, here), then the people a
 //!    change is about (the athlete a booking is for: FOR SHARE, by the capacity guard; a
 //!    new slot's trainer: FOR SHARE, by `slots_normalize`; an account being deleted or
 //!    changed: the UPDATE's own row lock);
@@ -13,7 +13,14 @@
 //! booking or slot it records is locked. An account deletion in flight holds the users row FOR
 //! UPDATE (anonymizing changes `email`, a unique key) and its cascade waits for those same
 //! bookings and slots: the classic circle. Taking the writer's row before the statement
-//! touches any booking or slot turns it into a plain wait. Writes to `users` itself start with
+//! touches any booking or slot turns it into a plain wait.
+//!
+//! Why FOR SHARE and not the FOR KEY SHARE the foreign key needs: a lock on a users row is
+//! never strengthened later in the same transaction, since an upgrade is itself a circle in
+//! waiting. The capacity guard takes its athlete's row FOR SHARE; had the statement taken the
+//! same row FOR KEY SHARE before it, an account deletion could slip in between (its first
+//! lock, FOR NO KEY UPDATE, allows a KEY SHARE), wait for that KEY SHARE when it anonymizes the
+//! key, and be waited for by the guard's SHARE: the deadlock the mixed-load test found. Writes to `users` itself start with
 //! the row they change (an UPDATE locks it before any trigger runs); their cascades then come
 //! here for the writer's row, which by then is either the same row or one nobody waits on us
 //! for.
@@ -28,7 +35,7 @@ use crate::memo::Epoch;
 use crate::plans::{self, Sql};
 
 static LOCK_WRITER: Sql = Sql {
-    text: "SELECT FROM gym_booking.users WHERE id = $1 FOR KEY SHARE",
+    text: "SELECT FROM gym_booking.users WHERE id = $1 FOR SHARE",
     args: &[pg_sys::UUIDOID],
 };
 

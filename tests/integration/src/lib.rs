@@ -25,6 +25,56 @@ pub fn connect_to(dbname: &str) -> Client {
     Client::connect(&conn, NoTls).unwrap_or_else(|e| panic!("connect to {dbname}: {e}"))
 }
 
+/// A connection to the hot standby that `scripts/test.sh` streams from the test cluster
+/// (`GYM_BOOKING_STANDBY_HOST`, `GYM_BOOKING_STANDBY_PORT`), to database `dbname` once it exists
+/// there.
+pub fn connect_to_standby(dbname: &str) -> Client {
+    let get = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the integration tests through `bash scripts/test.sh`")
+        })
+    };
+    let (host, port) = (
+        get("GYM_BOOKING_STANDBY_HOST"),
+        get("GYM_BOOKING_STANDBY_PORT"),
+    );
+    let conn = format!("host={host} port={port} user=postgres dbname={dbname}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match Client::connect(&conn, NoTls) {
+            Ok(client) => return client,
+            // The standby has not replayed the CREATE DATABASE yet.
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            Err(e) => panic!("connect to {dbname} on the standby: {e}"),
+        }
+    }
+}
+
+/// Waits until the standby has replayed everything the primary has written so far.
+pub fn wait_for_replay(primary: &mut Client, standby: &mut Client) {
+    let lsn: String = primary
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .unwrap()
+        .get(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !standby
+        .query_one(
+            "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+            &[&lsn],
+        )
+        .unwrap()
+        .get::<_, bool>(0)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby did not replay up to {lsn} within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A database of the test's own, made afresh.
 pub struct TestDb {
     pub name: String,
