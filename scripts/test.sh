@@ -3,9 +3,12 @@
 #   1. lint: rustfmt and clippy;
 #   2. #[pg_test]s inside the extension (cargo pgrx test, server run as $PG_OS_USER);
 #   3. the SQL regression suite (tests/pg_regress) against an installed build;
-#   4. integration tests (tests/integration) over real connections.
-# Tiers 3 and 4 share one throwaway cluster on port $GYM_BOOKING_TEST_PORT (default 28816),
-# made afresh each run and stopped at the end.
+#   4. isolation specs (tests/isolation): sessions interleaved step by step by PostgreSQL's
+#      isolation tester, for races and lock cycles that must come out the same every run;
+#   5. integration tests (tests/integration) over real connections.
+# Tiers 3 to 5 share one throwaway cluster on port $GYM_BOOKING_TEST_PORT (default 28816),
+# with a streaming hot standby of it on the next port, both made afresh each run and stopped
+# at the end.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
@@ -56,14 +59,28 @@ for frozen in "$ROOT"/sql/releases/gym_booking--*.sql; do
 done
 
 cluster="$state/test-cluster"
+standby="$state/test-standby"
+STANDBY_PORT=$((PORT + 1))
+cluster_stop "$standby"
 cluster_stop "$cluster"
-rm -rf "$cluster"
-trap 'cluster_stop "$cluster"' EXIT
+rm -rf "$cluster" "$standby"
+trap 'cluster_stop "$standby"; cluster_stop "$cluster"' EXIT
 say "starting a throwaway cluster on port $PORT"
 # Preloaded, with the completion worker on for the database its integration test uses.
 cluster_start "$cluster" "$PORT" "-c fsync=off -c max_connections=200 \
     -c shared_preload_libraries=gym_booking \
     -c gym_booking.completion_databases=it_completion_worker -c gym_booking.completion_interval=1"
+
+say "starting a streaming hot standby of it on port $STANDBY_PORT"
+# Reads must work on a read replica (integration test replica_reads). The standby runs what
+# the primary's settings require of it, without the completion worker (a standby never
+# writes).
+mkdir -p "$standby"
+if is_root; then chown "$PG_OS_USER" "$standby"; fi
+as_pg "$PG_BIN/pg_basebackup" -D "$standby/data" -R -X stream \
+    -h "$cluster/socket" -p "$PORT" -U postgres >"$standby/basebackup.log" 2>&1 ||
+    die "pg_basebackup failed; see $standby/basebackup.log"
+cluster_start "$standby" "$STANDBY_PORT" "-c fsync=off -c max_connections=200 -c hot_standby=on"
 
 say "tier 2: SQL regression suite (tests/pg_regress)"
 pg_regress="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
@@ -78,8 +95,23 @@ if ! "$pg_regress" --host="$cluster/socket" --port="$PORT" --user=postgres \
     die "SQL regression tests failed (diffs above, also in tests/pg_regress/regression.diffs)"
 fi
 
-say "tier 3: integration tests (tests/integration)"
+say "tier 3: isolation specs (tests/isolation)"
+pg_isolation_regress="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/isolation/pg_isolation_regress"
+[ -x "$pg_isolation_regress" ] ||
+    die "pg_isolation_regress not found at $pg_isolation_regress (it comes with postgresql-server-dev-$PG_MAJOR)"
+isolation_dir="$ROOT/tests/isolation"
+mapfile -t isolation_specs < <(cd "$isolation_dir/specs" && ls ./*.spec | sed 's|^\./||; s|\.spec$||' | sort)
+rm -rf "$isolation_dir/results" "$isolation_dir/regression.diffs" "$isolation_dir/regression.out"
+if ! "$pg_isolation_regress" --host="$cluster/socket" --port="$PORT" --user=postgres \
+    --bindir="$PG_BIN" --inputdir="$isolation_dir" --outputdir="$isolation_dir" \
+    --dbname=gym_booking_isolation "${isolation_specs[@]}" | tee -a "$log"; then
+    [ -f "$isolation_dir/regression.diffs" ] && cat "$isolation_dir/regression.diffs"
+    die "isolation specs failed (diffs above, also in tests/isolation/regression.diffs)"
+fi
+
+say "tier 4: integration tests (tests/integration)"
 GYM_BOOKING_TEST_HOST="$cluster/socket" GYM_BOOKING_TEST_PORT="$PORT" GYM_BOOKING_PG_BIN="$PG_BIN" \
+    GYM_BOOKING_STANDBY_HOST="$standby/socket" GYM_BOOKING_STANDBY_PORT="$STANDBY_PORT" \
     cargo test -p gym_booking_integration 2>&1 | tee -a "$log"
 
 # One closing line for the whole run, summed over the tiers' own reports.
