@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing gym_booking needs, and only what is missing:
 #   - Debian packages: the PostgreSQL 15 server headers (at the installed server's version,
-#     so apt does not upgrade the server), clang/libclang for pgrx's bindgen, sudo;
+#     so apt does not upgrade the server), clang/libclang for pgrx's bindgen, sudo, and
+#     sqlsmith (the fuzz tier of the test command);
 #   - cargo-pgrx at exactly the pgrx version pinned in Cargo.toml (--locked);
 #   - `cargo pgrx init` pointed at the system PostgreSQL 15 (never a download).
 # Safe to run again: each step checks first.
@@ -30,7 +31,8 @@ apt_update_once() {
 
 missing=()
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
-for pkg in clang libclang-dev pkg-config; do is_installed "$pkg" || missing+=("$pkg"); done
+# sqlsmith: the test command's fuzz tier.
+for pkg in clang libclang-dev pkg-config sqlsmith; do is_installed "$pkg" || missing+=("$pkg"); done
 if is_root; then is_installed sudo || missing+=(sudo); fi
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"

@@ -5,7 +5,8 @@
 #   3. the SQL regression suite (tests/pg_regress) against an installed build;
 #   4. isolation specs (tests/isolation): sessions interleaved step by step by PostgreSQL's
 #      isolation tester, for races and lock cycles that must come out the same every run;
-#   5. integration tests (tests/integration) over real connections.
+#   5. integration tests (tests/integration) over real connections;
+#   6. fuzz: sqlsmith's random SQL as a superuser and as an athlete (tests/fuzz).
 # Tiers 3 to 5 share one throwaway cluster on port $GYM_BOOKING_TEST_PORT (default 28816),
 # with a streaming hot standby of it on the next port, both made afresh each run and stopped
 # at the end.
@@ -114,8 +115,13 @@ GYM_BOOKING_TEST_HOST="$cluster/socket" GYM_BOOKING_TEST_PORT="$PORT" GYM_BOOKIN
     GYM_BOOKING_STANDBY_HOST="$standby/socket" GYM_BOOKING_STANDBY_PORT="$STANDBY_PORT" \
     cargo test -p gym_booking_integration 2>&1 | tee -a "$log"
 
+# Last: a superuser's random calls may end other sessions of the cluster.
+say "tier 5: fuzz (sqlsmith, tests/fuzz)"
+bash "$ROOT/tests/fuzz/sqlsmith.sh" "$cluster/socket" "$PORT" "$cluster/server.log" 2>&1 | tee -a "$log"
+
 # One closing line for the whole run, summed over the tiers' own reports.
 passed=$(awk '/test result: ok\./ { n += $4 } END { print n + 0 }' "$log")
 regress=$(grep -cE '(\.\.\. ok|^ok [0-9]+ +-) .* ms$' "$log" || true)
+fuzzed=$(grep -c '^  no crash, no panic' "$log" || true)
 say "all test tiers passed"
-echo "$((passed + regress)) passed, 0 failed"
+echo "$((passed + regress + fuzzed)) passed, 0 failed"
