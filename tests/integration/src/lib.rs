@@ -109,6 +109,58 @@ impl TestDb {
     }
 }
 
+fn pg_bin(tool: &str) -> std::path::PathBuf {
+    let bin = std::env::var("GYM_BOOKING_PG_BIN").unwrap_or_else(|_| {
+        panic!("GYM_BOOKING_PG_BIN is not set: run the integration tests through `bash scripts/test.sh`")
+    });
+    std::path::PathBuf::from(bin).join(tool)
+}
+
+/// Runs a PostgreSQL client program against the test cluster; panics with its output when it
+/// fails or writes an ERROR.
+pub fn run_tool(tool: &str, args: &[&str]) {
+    let (host, port) = cluster();
+    let out = std::process::Command::new(pg_bin(tool))
+        .args(["-h", &host, "-p", &port, "-U", "postgres"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("ERROR"),
+        "{tool} {args:?} failed ({}):\n{stderr}",
+        out.status
+    );
+}
+
+/// A plain `pg_dump` of `source`, restored with `psql` (stopping at the first error) into a
+/// new empty database named after `target_test_name`.
+pub fn restore_plain_dump(source: &TestDb, target_test_name: &str) -> TestDb {
+    let target = TestDb::empty(target_test_name);
+    let file = std::env::temp_dir().join(format!(
+        "gym_booking_dump_{}_{}.sql",
+        std::process::id(),
+        source.name
+    ));
+    let file = file.to_str().unwrap();
+    run_tool("pg_dump", &["-d", &source.name, "-f", file]);
+    run_tool(
+        "psql",
+        &[
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &target.name,
+            "-f",
+            file,
+        ],
+    );
+    std::fs::remove_file(file).ok();
+    target
+}
+
 /// The SQLSTATE of a failed statement, or a panic when it was not a database error.
 pub fn sqlstate(err: &postgres::Error) -> String {
     err.as_db_error()

@@ -3,35 +3,9 @@
 //! anonymized users, logs, history, the directory), with no error and no invented log row,
 //! and the restored database still enforces the rules.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use gym_booking_integration::{connect_to, contents, load_demo_data, sqlstate, TestDb};
-
-fn pg_bin(tool: &str) -> PathBuf {
-    let bin = std::env::var("GYM_BOOKING_PG_BIN").unwrap_or_else(|_| {
-        panic!("GYM_BOOKING_PG_BIN is not set: run the integration tests through `bash scripts/test.sh`")
-    });
-    PathBuf::from(bin).join(tool)
-}
-
-/// Runs a PostgreSQL client program against the test cluster; panics with its output when it
-/// fails or writes an ERROR.
-fn run_tool(tool: &str, args: &[&str]) {
-    let host = std::env::var("GYM_BOOKING_TEST_HOST").expect("GYM_BOOKING_TEST_HOST");
-    let port = std::env::var("GYM_BOOKING_TEST_PORT").expect("GYM_BOOKING_TEST_PORT");
-    let out = Command::new(pg_bin(tool))
-        .args(["-h", &host, "-p", &port, "-U", "postgres"])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !stderr.contains("ERROR"),
-        "{tool} {args:?} failed ({}):\n{stderr}",
-        out.status
-    );
-}
+use gym_booking_integration::{
+    connect_to, contents, load_demo_data, restore_plain_dump, run_tool, sqlstate, TestDb,
+};
 
 const ADMIN_CLAIMS: &str = r#"{"sub": "00000000-0000-4000-a000-000000000001"}"#;
 
@@ -158,26 +132,9 @@ fn rules_still_hold(db: &str) {
 fn plain_dump_restored_with_psql_brings_everything_back() {
     let source = TestDb::with_extension("dump_plain_src");
     live_in(&source);
-    let target = TestDb::empty("dump_plain_dst");
-    let file = std::env::temp_dir().join(format!("gym_booking_dump_{}.sql", std::process::id()));
-    let file = file.to_str().unwrap();
-    run_tool("pg_dump", &["-d", &source.name, "-f", file]);
-    run_tool(
-        "psql",
-        &[
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &target.name,
-            "-f",
-            file,
-        ],
-    );
+    let target = restore_plain_dump(&source, "dump_plain_dst");
     assert_eq!(contents(&target.name), contents(&source.name));
     rules_still_hold(&target.name);
-    std::fs::remove_file(file).ok();
 }
 
 #[test]
