@@ -6,7 +6,9 @@
 #   4. isolation specs (tests/isolation): sessions interleaved step by step by PostgreSQL's
 #      isolation tester, for races and lock cycles that must come out the same every run;
 #   5. integration tests (tests/integration) over real connections;
-#   6. fuzz: sqlsmith's random SQL as a superuser and as an athlete (tests/fuzz).
+#   6. fuzz: sqlsmith's random SQL as a superuser and as an athlete (tests/fuzz);
+#   7. the Debian package: built, installed with dpkg in place of the development build,
+#      tested (regression suite, upgrades), removed (tests/package).
 # Tiers 3 to 5 share one throwaway cluster on port $GYM_BOOKING_TEST_PORT (default 28816),
 # with a streaming hot standby of it on the next port, both made afresh each run and stopped
 # at the end.
@@ -119,9 +121,18 @@ GYM_BOOKING_TEST_HOST="$cluster/socket" GYM_BOOKING_TEST_PORT="$PORT" GYM_BOOKIN
 say "tier 5: fuzz (sqlsmith, tests/fuzz)"
 bash "$ROOT/tests/fuzz/sqlsmith.sh" "$cluster/socket" "$PORT" "$cluster/server.log" 2>&1 | tee -a "$log"
 
+# The Debian package, as a DBA installs it: it replaces the development build in the system
+# PostgreSQL, so the clusters that run that build stop first; it is removed at the end.
+say "tier 6: the Debian package (scripts/package.sh, tests/package)"
+cluster_stop "$standby"
+cluster_stop "$cluster"
+deb=$(bash "$ROOT/scripts/package.sh" | tail -n 1)
+bash "$ROOT/tests/package/check.sh" "$deb" "$((PORT + 2))" 2>&1 | tee -a "$log"
+
 # One closing line for the whole run, summed over the tiers' own reports.
 passed=$(awk '/test result: ok\./ { n += $4 } END { print n + 0 }' "$log")
 regress=$(grep -cE '(\.\.\. ok|^ok [0-9]+ +-) .* ms$' "$log" || true)
 fuzzed=$(grep -c '^  no crash, no panic' "$log" || true)
+packaged=$(grep -c '^  package installed, tested and removed' "$log" || true)
 say "all test tiers passed"
-echo "$((passed + regress + fuzzed)) passed, 0 failed"
+echo "$((passed + regress + fuzzed + packaged)) passed, 0 failed"
