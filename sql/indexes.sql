@@ -20,3 +20,8 @@ CREATE INDEX activity_logs_changed_by_idx ON activity_logs (changed_by);
 CREATE INDEX slots_start_active_idx ON slots (start_at) WHERE cancelled_at IS NULL;
 -- complete_past_bookings(): ended slots, oldest first.
 CREATE INDEX slots_end_at_idx ON slots (end_at);
+-- Row-level security: a trainer's bookings, history and log entries, by the copy of the slot's
+-- trainer each carries (src/rules/trainer.rs); log entries about users have none.
+CREATE INDEX bookings_trainer_idx ON bookings (trainer_id);
+CREATE INDEX booking_status_history_trainer_idx ON booking_status_history (trainer_id);
+CREATE INDEX activity_logs_trainer_idx ON activity_logs (trainer_id) WHERE trainer_id IS NOT NULL;

@@ -68,6 +68,10 @@ CREATE TABLE bookings (
     auto_processed    boolean        NOT NULL DEFAULT false,
     created_at        timestamptz    NOT NULL DEFAULT now(),
     updated_at        timestamptz    NOT NULL DEFAULT now(),
+    -- The slot's trainer, copied by the rules (src/rules/trainer.rs): row-level security finds
+    -- a trainer's bookings by it. NULL only for a slot that does not exist (the foreign key
+    -- refuses the row).
+    trainer_id        uuid,
     -- Booking again after cancelling re-activates this same row.
     CONSTRAINT bookings_slot_user_key UNIQUE (slot_id, user_id)
 );
@@ -83,6 +87,9 @@ CREATE TABLE activity_logs (
     changed_fields  jsonb           NOT NULL,
     metadata        jsonb           NOT NULL DEFAULT '{}'::jsonb,
     created_at      timestamptz     NOT NULL DEFAULT now(),
+    -- For an entry about a slot or a booking: the slot's trainer, copied by the rules
+    -- (src/rules/trainer.rs), who may read the entry.
+    trainer_id      uuid,
     -- The seed's CHECK is not valid SQL; its intent is: a non-empty JSON object.
     CONSTRAINT activity_logs_changed_fields_check
         CHECK (jsonb_typeof(changed_fields) = 'object' AND changed_fields <> '{}'::jsonb)
@@ -98,6 +105,8 @@ CREATE TABLE booking_status_history (
     changed_at      timestamptz    NOT NULL DEFAULT now(),
     changed_by      uuid           REFERENCES users (id),
     auto_processed  boolean        NOT NULL DEFAULT false,
+    -- The booking's slot's trainer, copied by the rules (src/rules/trainer.rs).
+    trainer_id      uuid,
     CONSTRAINT booking_status_history_change_check CHECK (previous_status <> current_status)
 );
 COMMENT ON TABLE booking_status_history IS 'One row per booking status change, in order, for analytics';

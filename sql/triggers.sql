@@ -70,6 +70,37 @@ CREATE TRIGGER booking_status_history_tg
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION booking_status_history();
 
+-- the slot's trainer, copied onto what hangs off a slot (src/rules/trainer.rs) ------------
+-- Enabled ALWAYS: a row loaded with the other rules off (session_replication_role = replica)
+-- that does not bring its trainer gets it too; one that does keeps it.
+CREATE TRIGGER bookings_trainer_tg
+    BEFORE INSERT ON bookings
+    FOR EACH ROW EXECUTE FUNCTION follow_slot_trainer();
+ALTER TABLE bookings ENABLE ALWAYS TRIGGER bookings_trainer_tg;
+CREATE TRIGGER bookings_trainer_kept_tg
+    BEFORE UPDATE ON bookings
+    FOR EACH ROW WHEN (OLD.trainer_id IS DISTINCT FROM NEW.trainer_id)
+    EXECUTE FUNCTION follow_slot_trainer();
+CREATE TRIGGER booking_status_history_trainer_tg
+    BEFORE INSERT ON booking_status_history
+    FOR EACH ROW EXECUTE FUNCTION follow_slot_trainer();
+ALTER TABLE booking_status_history ENABLE ALWAYS TRIGGER booking_status_history_trainer_tg;
+CREATE TRIGGER activity_logs_trainer_tg
+    BEFORE INSERT ON activity_logs
+    FOR EACH ROW WHEN (NEW.entity_type <> 'user')
+    EXECUTE FUNCTION follow_slot_trainer();
+ALTER TABLE activity_logs ENABLE ALWAYS TRIGGER activity_logs_trainer_tg;
+CREATE TRIGGER slots_trainer_cascade_tg
+    AFTER UPDATE ON slots
+    FOR EACH ROW WHEN (OLD.trainer_id IS DISTINCT FROM NEW.trainer_id)
+    EXECUTE FUNCTION slot_trainer_cascade();
+CREATE TRIGGER slots_trainer_forget_tg
+    AFTER DELETE ON slots
+    FOR EACH ROW EXECUTE FUNCTION slot_trainer_forget();
+CREATE TRIGGER bookings_trainer_forget_tg
+    AFTER DELETE ON bookings
+    FOR EACH ROW EXECUTE FUNCTION slot_trainer_forget();
+
 -- trainer_directory ------------------------------------------------------------------
 CREATE TRIGGER trainer_directory_updated_at_tg
     BEFORE UPDATE ON trainer_directory

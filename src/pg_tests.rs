@@ -42,6 +42,7 @@ mod tests {
                     "changed_fields jsonb",
                     "metadata jsonb",
                     "created_at timestamptz",
+                    "trainer_id uuid",
                 ],
             ),
             (
@@ -54,6 +55,7 @@ mod tests {
                     "changed_at timestamptz",
                     "changed_by uuid",
                     "auto_processed bool",
+                    "trainer_id uuid",
                 ],
             ),
             (
@@ -67,6 +69,7 @@ mod tests {
                     "auto_processed bool",
                     "created_at timestamptz",
                     "updated_at timestamptz",
+                    "trainer_id uuid",
                 ],
             ),
             (
@@ -162,7 +165,8 @@ mod tests {
             .into_iter()
             .map(|r| (r[0].clone(), r[1].clone(), r[2].replace("gym_booking.", "")))
             .collect();
-        // The seed's, and three the policies, available_slots and the completion batch read by.
+        // The seed's, three the policies, available_slots and the completion batch read by, and
+        // the copies of the slot's trainer that row-level security reads a trainer's rows by.
         let expected = [
             (
                 "activity_logs_changed_by_idx",
@@ -175,14 +179,29 @@ mod tests {
                 "ON activity_logs USING btree (entity_type, entity_id, created_at DESC)",
             ),
             (
+                "activity_logs_trainer_idx",
+                "btree",
+                "ON activity_logs USING btree (trainer_id) WHERE (trainer_id IS NOT NULL)",
+            ),
+            (
                 "booking_status_history_booking_idx",
                 "btree",
                 "ON booking_status_history USING btree (booking_id, changed_at DESC)",
             ),
             (
+                "booking_status_history_trainer_idx",
+                "btree",
+                "ON booking_status_history USING btree (trainer_id)",
+            ),
+            (
                 "bookings_slot_status_idx",
                 "btree",
                 "ON bookings USING btree (slot_id, status)",
+            ),
+            (
+                "bookings_trainer_idx",
+                "btree",
+                "ON bookings USING btree (trainer_id)",
             ),
             (
                 "bookings_user_status_idx",

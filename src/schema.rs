@@ -33,6 +33,9 @@ extension_sql_file!(
         rules::audit::activity_log,
         rules::retention::refuse_truncate,
         rules::lock_order::lock_writer_first,
+        rules::trainer::follow_slot_trainer,
+        rules::trainer::slot_trainer_cascade,
+        rules::trainer::slot_trainer_forget,
     ]
 );
 extension_sql_file!(

@@ -20,6 +20,10 @@ const SECRET_COLUMNS: &[&str] = &["password_hash"];
 /// Bookkeeping every change touches; on its own it is not worth a log row.
 const BOOKKEEPING_COLUMNS: &[&str] = &["updated_at"];
 
+/// Copies the rules keep of another table's column (src/rules/trainer.rs): logged where they
+/// change, on the slot.
+const COPIED_COLUMNS: &[(&str, &str)] = &[("bookings", "trainer_id")];
+
 // created_at is the clock's time, not the transaction's: entries of one transaction keep
 // their order.
 static RECORD: Sql = Sql {
@@ -87,7 +91,9 @@ fn changed_fields(fired: &Fired) -> Map<String, Value> {
     let row = fired.row();
     for (n, attr) in row.columns() {
         let name = attr.name();
-        if BOOKKEEPING_COLUMNS.contains(&name) {
+        if BOOKKEEPING_COLUMNS.contains(&name)
+            || COPIED_COLUMNS.contains(&(fired.table.as_str(), name))
+        {
             continue;
         }
         if SECRET_COLUMNS.contains(&name) {

@@ -12,6 +12,7 @@ pub mod lock_order;
 pub mod retention;
 pub mod slots;
 pub mod timestamps;
+pub mod trainer;
 pub mod users;
 
 use std::convert::Infallible;
