@@ -13,6 +13,9 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report_shapes  # noqa: E402  (bench/report_shapes.py: the studio shapes section)
+
 run_dir, out_dir = sys.argv[1], sys.argv[2]
 os.makedirs(out_dir, exist_ok=True)
 smoke = "--smoke" in sys.argv[3:]
@@ -529,6 +532,10 @@ else:
       f"completed on both sides ({meta.get('completed_history', '?')} history rows written by the rules).\n")
 
 # --- analysis --------------------------------------------------------------------------------------
+shape_lines, shape_failed = report_shapes.shapes_section(run_dir, meta)
+L.extend(shape_lines)
+checks_failed.extend(shape_failed)
+
 w("## Why: where the time goes\n")
 s1e, s1f = run("spread.ext"), run("spread.floor")
 aid = func_per_tx("spread.ext", "active_user_id")
@@ -670,12 +677,13 @@ for title in ("book_slot (as authenticated; rolled back)", "book_slot floor: ben
     w("</details>\n")
 
 w("## Reproducing\n")
-w("```sh\nbash bench/run.sh            # full run (this report): builds the release package, ~10-12 minutes\n"
-  "bash bench/run.sh --smoke    # tiny data, 2-second runs, report in bench/out/smoke/ (for CI)\n"
+w("```sh\nbash bench/run.sh            # full run (this report): builds the release package, ~20 minutes\n"
+  "bash bench/run.sh --smoke    # tiny data, short runs, report in bench/out/smoke/ (for CI)\n"
   "bash bench/run.sh --no-build --keep   # reuse the last build; leave the cluster up to poke at it\n```\n")
 w("Files: `bench/run.sh` (the runner), `bench/sql/load.sql` (data), `bench/sql/floor.sql` (the floor), "
-  "`bench/sql/explain.sql`, `bench/pgbench/*.sql` (one script per scenario and side), `bench/report.py` (this report "
-  "and the chart). Raw output of the last run: `bench/out/" + ("bench-smoke" if smoke else "bench") + "/`.\n")
+  "`bench/sql/explain.sql`, `bench/pgbench/*.sql` (one script per scenario and side), `bench/shapes.sh` with "
+  "`bench/sql/plpgsql.sql` and `bench/sql/shapes_explain.sql` (the studio shapes), `bench/report.py` and "
+  "`bench/report_shapes.py` (this report and the chart). Raw output of the last run: `bench/out/" + ("bench-smoke" if smoke else "bench") + "/`.\n")
 
 with open(os.path.join(out_dir, "benchmarks.md"), "w") as f:
     f.write("\n".join(L))

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The benchmark runner (issue 6). One command:
+# The benchmark runner (issues 6 and 10). One command:
 #
-#   bash bench/run.sh            # full run: ~10-12 minutes; writes docs/benchmarks.md and docs/benchmarks.svg
-#   bash bench/run.sh --smoke    # tiny data, 2-second runs, < 1 minute once built; report under bench/out/smoke/
+#   bash bench/run.sh            # full run: ~20 minutes; writes docs/benchmarks.md and docs/benchmarks.svg
+#   bash bench/run.sh --smoke    # tiny data, short runs, a few minutes once built; report under bench/out/smoke/
 #
 # What it does:
-#   1. builds the RELEASE package (`cargo pgrx package`); of it, only the control and SQL files are
-#      installed into the system's extension directory (PostgreSQL 15 reads them nowhere else);
-#   2. starts a throwaway cluster (.local/bench, port $BENCH_PORT) whose dynamic_library_path puts
-#      that release gym_booking.so first (the system's library is left alone);
+#   1. builds the RELEASE package (`cargo pgrx package`);
+#   2. starts a throwaway cluster (.local/bench, port $BENCH_PORT) on a private copy of the installed
+#      PostgreSQL holding this build's library, control and SQL files (the system's PostgreSQL and
+#      its extension directory are left alone);
 #   3. loads the data set-based (bench/sql/load.sql, triggers off under
 #      session_replication_role = replica), makes the floor's plain copy (bench/sql/floor.sql),
 #      VACUUM ANALYZE, CHECKPOINT;
@@ -18,15 +18,20 @@
 #   6. profiles the write paths briefly with pg_stat_statements (track = all) and track_functions
 #      (separate runs, so the measured runs carry no tracking overhead);
 #      and, when `perf` is available, samples the backends' call stacks during a booking run;
-#   7. checks the outcome (no client aborted, no slot overbooked, every due booking completed);
-#   8. writes the report and the chart (bench/report.py) and stops the cluster.
+#   7. completes the due bookings (complete_past_bookings), last on this data set;
+#   8. studio shapes (bench/shapes.sh): 1, 3 and 100 trainers, each at a small history and at ten
+#      times it, in databases of their own, with the PL/pgSQL baseline (bench/sql/plpgsql.sql)
+#      beside the extension and the floor, and EXPLAIN ANALYZE of the hot requests at both sizes;
+#   then checks the outcome (no client aborted, no slot overbooked, every due booking completed),
+#   writes the report and the chart (bench/report.py, bench/report_shapes.py) and stops the cluster.
 #
 # Options: --smoke, --no-build (use the package already built), --no-perf (skip the perf call-stack
 # sample of a booking run), --keep (leave the cluster running), --out DIR (where the report goes),
 # --only "spread hot ..." (only these scenarios, by the names of bench/pgbench/NAME.*.sql; for
-# working on one path: the report then covers those alone). Environment: BENCH_SECS (seconds per timed run, default 30;
+# working on one path: the report then covers those alone). Environment: BENCH_SECS (seconds per timed run, default 20;
 # smoke 2), BENCH_ROUNDS (2: each timed run is split in rounds that alternate with the floor's),
-# BENCH_PORT (default 28870; smoke 28871), BENCH_CLIENTS (16), BENCH_THREADS (2).
+# BENCH_PORT (default 28870; smoke 28871), BENCH_CLIENTS (16), BENCH_THREADS (2), BENCH_SHAPES
+# ("1 3 100"), BENCH_SHAPE_SECS (seconds per studio-shape run, default 3; smoke 1).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
 BENCH="$ROOT/bench"
@@ -52,7 +57,7 @@ if [ -n "$smoke" ]; then
     out_dir=${out_dir:-$BENCH/out/smoke}
 else
     TRAINERS=100 PER_TRAINER=1000 ATHLETES=10000 BOOKINGS=1000000 SPREAD_ATHLETES=1000
-    SECS=${BENCH_SECS:-30} PORT=${BENCH_PORT:-28870} NAME=bench PERF_SECS=6
+    SECS=${BENCH_SECS:-20} PORT=${BENCH_PORT:-28870} NAME=bench PERF_SECS=6
     out_dir=${out_dir:-$ROOT/docs}
 fi
 CLIENTS=${BENCH_CLIENTS:-16}
@@ -90,23 +95,7 @@ sharedir=$("$PG_CONFIG" --sharedir)/extension
 so=$pkg$libdir/gym_booking.so
 [ -f "$so" ] || die "no release build at $so" "Run without --no-build."
 version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
-# The control and SQL files must be this build's: PostgreSQL 15 reads them only from the system's
-# extension directory, so they are installed there (the library is not: see step 2). A test run's
-# install (cargo pgrx test) leaves SQL that names its test functions, which a release build lacks.
-# pgrx may emit the same statements in another order from one build to the next
-statements() { grep -v '^-- src/' "$1" | sort; }
-if [ -f "$sharedir/gym_booking--$version.sql" ] &&
-    cmp -s <(statements "$pkg$sharedir/gym_booking--$version.sql") <(statements "$sharedir/gym_booking--$version.sql"); then
-    kv sql_matches yes
-else
-    say "installing this build's control and SQL files (gym_booking $version) into $sharedir"
-    if is_root; then
-        install -m 644 "$pkg$sharedir"/gym_booking* "$sharedir/"
-    else
-        sudo install -m 644 "$pkg$sharedir"/gym_booking* "$sharedir/"
-    fi
-    kv sql_matches "yes (installed from this build)"
-fi
+kv sql_matches "yes (this build's, in the benchmark's own copy of PostgreSQL)"
 
 # 2. the cluster -----------------------------------------------------------------------------
 dir="$(state_dir)/$NAME"
@@ -116,11 +105,23 @@ cleanup() {
 trap cleanup EXIT
 cluster_stop "$dir"
 rm -rf "$dir"
-mkdir -p "$dir/lib"
-cp "$so" "$dir/lib/gym_booking.so"
+# PostgreSQL 15 reads an extension's control and SQL files only from its share directory, and
+# finds that directory (and its libraries) relative to the running binary. So the cluster runs a
+# private copy of the installed PostgreSQL (about 100 MB) holding this build's library, control
+# and SQL files: the system's PostgreSQL, and any other cluster using it, is left alone.
+pg_tree=$dir/pg
+rel_bin=${PG_BIN#/usr/}
+mkdir -p "$pg_tree/$(dirname "$rel_bin")" "$pg_tree/${libdir#/usr/}" "$pg_tree/$(dirname "${sharedir#/usr/}")"
+cp -a "$PG_BIN" "$pg_tree/$(dirname "$rel_bin")/"
+cp -a "$libdir/." "$pg_tree/${libdir#/usr/}/"
+cp -a "$(dirname "$sharedir")/." "$pg_tree/$(dirname "${sharedir#/usr/}")/"
+cp "$so" "$pg_tree/${libdir#/usr/}/gym_booking.so"
+cp "$pkg$sharedir"/gym_booking* "$pg_tree/${sharedir#/usr/}/"
+PG_BIN=$pg_tree/$rel_bin
+[ "$("$PG_BIN/pg_config" --sharedir)" = "$pg_tree/$(dirname "${sharedir#/usr/}")" ] ||
+    die "the copy of PostgreSQL in $pg_tree does not read its own share directory"
 is_root && chown -R "$PG_OS_USER" "$dir"
 settings=(
-    "dynamic_library_path=$dir/lib:\\\$libdir"
     shared_buffers=1GB
     work_mem=16MB
     maintenance_work_mem=512MB
@@ -152,10 +153,10 @@ SELECT pg_backend_pid() AS pid \gset
 SQL
 )
 if [ -n "$mapped" ] && [ "${mapped:0:1}" = / ]; then
-    [ "$mapped" = "$dir/lib/gym_booking.so" ] ||
-        die "the server loaded $mapped, not the release build $dir/lib/gym_booking.so"
+    [ "$mapped" = "$pg_tree/${libdir#/usr/}/gym_booking.so" ] ||
+        die "the server loaded $mapped, not the release build in $pg_tree"
 else
-    mapped="$dir/lib/gym_booking.so (not verified: no backend memory map readable)"
+    mapped="$pg_tree/${libdir#/usr/}/gym_booking.so (not verified: no backend memory map readable)"
 fi
 kv library "$mapped"
 kv library_built "$(date -u -r "$so" '+%Y-%m-%d %H:%M UTC')"
@@ -327,6 +328,9 @@ fi
 # 7. complete_past_bookings, last: it changes the data the other scenarios read -------------------
 alternate complete.ext complete.floor -- -c "$CLIENTS" -j "$THREADS" -t "$(atleast1 $((COMPLETE_TX / ROUNDS)))"
 
+# 8. studio shapes and history growth (issue 10): databases of their own -----------------------
+source "$BENCH/shapes.sh"
+
 # checks
 say "checking the outcome"
 due_sql="SELECT count(*) FROM %s.bookings b JOIN %s.slots s ON s.id = b.slot_id WHERE b.status = 'reserved' AND s.end_at <= now()"
@@ -343,7 +347,7 @@ kv aborted_runs "$aborted"
 kv loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 kv runtime_secs "$(elapsed)"
 
-# 8. the report ---------------------------------------------------------------------------------
+# 9. the report ---------------------------------------------------------------------------------
 say "writing the report to $out_dir"
 "$PYTHON" "$BENCH/report.py" "$run_dir" "$out_dir" ${smoke:+--smoke}
 status=$?

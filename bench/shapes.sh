@@ -1,0 +1,99 @@
+# Studio shapes and history growth (issue 10), sourced by bench/run.sh once its cluster runs.
+#
+# For each shape (1, 3 and 100 trainers; BENCH_SHAPES) and each size (a small history, and ten
+# times it): a database of its own with the extension, loaded by bench/sql/load.sql; the floor
+# (bench/sql/floor.sql) and the PL/pgSQL baseline (bench/sql/plpgsql.sql) copied from it; EXPLAIN
+# ANALYZE of the hot requests (bench/sql/shapes_explain.sql); then every hot request one client
+# at a time (its median is the request's own cost) and booking with $CLIENTS clients, each on
+# the extension, the baseline and the floor. Raw output: $run_dir/shapes/<T>t_<size>/.
+# Environment: BENCH_SHAPES ("1 3 100"), BENCH_SHAPE_SECS (seconds per run; 3, smoke 1).
+
+shapes_dir=$run_dir/shapes
+mkdir -p "$shapes_dir"
+if [ -n "$smoke" ]; then
+    SH_SLOTS=2000 SH_BOOKINGS=6000 SH_ATHLETES=320 SH_SECS=${BENCH_SHAPE_SECS:-1}
+else
+    SH_SLOTS=10000 SH_BOOKINGS=50000 SH_ATHLETES=2000 SH_SECS=${BENCH_SHAPE_SECS:-3}
+fi
+SHAPES=${BENCH_SHAPES:-1 3 100}
+SH_SCENARIOS="spread cancel_rebook my_bookings table_read trainer_week"
+kv shape_small_slots "$SH_SLOTS"
+kv shape_small_bookings "$SH_BOOKINGS"
+kv shape_athletes "$SH_ATHLETES"
+kv shape_secs "$SH_SECS"
+kv shapes "$SHAPES"
+
+# shape_run DIR OUT SCRIPT [pgbench options]: bench/pgbench/SCRIPT.sql, output in DIR/OUT/r1
+shape_run() {
+    local d=$1/$2 script=$BENCH/pgbench/$3.sql
+    shift 3
+    mkdir -p "$d/r1"
+    "$PGBENCH" -n -M prepared -r -l --log-prefix="$d/r1/tx" "${sh_vars[@]}" -f "$script" "$@" "$sh_db" \
+        >"$d/r1/pgbench.out" 2>&1 || true
+    if grep -qE 'aborted|error' "$d/r1/pgbench.out"; then
+        aborted=$((aborted + 1))
+        sed -n '1,5p' "$d/r1/pgbench.out" >&2
+    fi
+}
+
+for T in $SHAPES; do
+    for size in small large; do
+        mult=1
+        [ "$size" = large ] && mult=10
+        per_trainer=$((SH_SLOTS * mult / T))
+        bookings=$((SH_BOOKINGS * mult))
+        # more history is more sessions and more people, each with about as many bookings: so an
+        # athlete's own list (my_bookings, GET /bookings) is as long at both sizes
+        athletes=$((SH_ATHLETES * mult))
+        kt=$((T * per_trainer))
+        d=$shapes_dir/${T}t_$size
+        sh_db=gym_shape_${T}t_$size
+        mkdir -p "$d"
+        say "shape: $T trainer(s), $kt slots, $bookings bookings ($(elapsed)s in)"
+        psql_ -d postgres -c "DROP DATABASE IF EXISTS $sh_db" -c "CREATE DATABASE $sh_db"
+        psql_ -d "$sh_db" -c "SET client_min_messages = warning" -c "CREATE EXTENSION gym_booking CASCADE"
+        t0=$(date +%s.%N)
+        psql_ -d "$sh_db" -v trainers="$T" -v per_trainer="$per_trainer" -v athletes="$athletes" \
+            -v bookings="$bookings" -c "SET client_min_messages = warning" -f "$BENCH/sql/load.sql"
+        psql_ -d "$sh_db" -f "$BENCH/sql/floor.sql" >/dev/null
+        psql_ -d "$sh_db" -f "$BENCH/sql/plpgsql.sql" >/dev/null
+        psql_ -d "$sh_db" -c "VACUUM ANALYZE" -c "CHECKPOINT"
+        t1=$(date +%s.%N)
+        {
+            printf 'trainers=%s\nsize=%s\nathletes=%s\nload_secs=%s\n' "$T" "$size" "$athletes" "$(echo "$t1 - $t0" | bc)"
+            psql_ -d "$sh_db" -Atc "SELECT 'slots=' || (SELECT count(*) FROM gym_booking.slots),
+                  'slots_of_trainer_1=' || (SELECT count(*) FROM gym_booking.slots WHERE trainer_id = bench.user_uuid(1)),
+                  'bookings=' || (SELECT count(*) FROM gym_booking.bookings),
+                  'activity_logs=' || (SELECT count(*) FROM gym_booking.activity_logs),
+                  'history=' || (SELECT count(*) FROM gym_booking.booking_status_history),
+                  'db_size=' || pg_size_pretty(pg_database_size(current_database()))" | tr '|' '\n'
+        } >"$d/meta.env"
+        sh_vars=(
+            -D clients="$CLIENTS" -D trainers="$T" -D athletes="$athletes"
+            -D spread_athletes=$((athletes / CLIENTS * CLIENTS / 2))
+            -D spread0=$((kt * 8 / 10)) -D spreadn=$((kt / 10)) -D fut0=$((kt / 2)) -D fut=$((kt * 3 / 10))
+            -D base=$((kt * 8 / 10))
+        )
+        # EXPLAIN ANALYZE of the hot requests: athlete 7's future booking j = 7, trainer 1, a spread slot
+        j=7
+        psql_ -d "$sh_db" -v athlete="$(uuid 8001 $((1 + (131 * j) % athletes)))" -v trainer="$(uuid 8000 1)" \
+            -v slot="$(uuid 9000 $((kt * 8 / 10 + 5)))" -v booking="$(uuid a000 $j)" \
+            -f "$BENCH/sql/shapes_explain.sql" 2>"$d/explain.txt" >/dev/null ||
+            say "the shapes EXPLAIN script failed; see $d/explain.txt"
+        # one client at a time: each request's own cost
+        for s in $SH_SCENARIOS; do
+            for side in ext plpgsql floor; do
+                wanted "$s" || continue
+                shape_run "$d" "$s.$side" "$s.$side" -c 1 -j 1 -T "$SH_SECS"
+            done
+        done
+        # booking with $CLIENTS clients
+        for side in ext plpgsql floor; do
+            wanted spread || continue
+            shape_run "$d" "spread16.$side" "spread.$side" -c "$CLIENTS" -j "$THREADS" -T "$SH_SECS"
+        done
+        if [ -z "$keep" ]; then
+            psql_ -d postgres -c "DROP DATABASE $sh_db"
+        fi
+    done
+done
