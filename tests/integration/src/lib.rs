@@ -8,6 +8,7 @@ use postgres::{Client, NoTls, Transaction};
 use serde_json::Value;
 
 pub mod access;
+pub mod cluster;
 
 /// Where the test cluster listens. Missing settings are a setup error, never a skip.
 fn cluster() -> (String, String) {
@@ -233,14 +234,8 @@ pub fn load_demo_data(client: &mut Client) {
     client.batch_execute(&demo).expect("demo data loads");
 }
 
-const DATA_TABLES: [&str; 6] = [
-    "users",
-    "slots",
-    "bookings",
-    "activity_logs",
-    "booking_status_history",
-    "trainer_directory",
-];
+/// The extension's tables (the same list the access matrix walks).
+const DATA_TABLES: [&str; 6] = access::TABLES;
 
 /// Every row of every table (count and a digest of the ordered rows), and the history id
 /// sequence: equal exactly when the data is.

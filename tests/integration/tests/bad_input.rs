@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use gym_booking_integration::access::TABLES;
 use gym_booking_integration::{contents, restore_plain_dump, Caller, TestDb};
 use postgres::Client;
 use serde_json::json;
@@ -16,15 +17,6 @@ use serde_json::json;
 const ADMIN: &str = "00000000-0000-4000-a000-0000000000a1";
 const TRAINER: &str = "00000000-0000-4000-a000-0000000000a2";
 const ATHLETE: &str = "00000000-0000-4000-a000-0000000000a3";
-
-const TABLES: [&str; 6] = [
-    "users",
-    "slots",
-    "bookings",
-    "activity_logs",
-    "booking_status_history",
-    "trainer_directory",
-];
 
 /// The SQLSTATEs the README's "Errors" table documents (every backticked five-character code
 /// in that section), plus the input errors PostgreSQL itself raises while reading a value.

@@ -130,3 +130,51 @@ fn the_demo_data_of_the_run_command_loads() {
     assert!(counts[3] > 0, "no bookings");
     assert_eq!(counts[4], 0, "an overbooked demo slot");
 }
+
+/// In a brand-new cluster no role of Supabase's exists yet: two `CREATE EXTENSION` in two
+/// databases at the same moment both find them missing, and both must succeed (the second to
+/// create a role waits for the first and finds it made).
+#[test]
+fn two_create_extension_at_once_in_a_new_cluster_both_succeed() {
+    use gym_booking_integration::cluster::{port_after_test_cluster, Cluster};
+    use std::sync::{Arc, Barrier};
+
+    for round in 0..2 {
+        let cluster = Cluster::start("two_creates", port_after_test_cluster(20), "", &[]);
+        let mut admin = cluster.connect("postgres");
+        for db in ["one", "two"] {
+            admin
+                .batch_execute(&format!("CREATE DATABASE {db}"))
+                .unwrap();
+        }
+        let barrier = Arc::new(Barrier::new(2));
+        let creates: Vec<_> = ["one", "two"]
+            .into_iter()
+            .map(|db| {
+                let mut client = cluster.connect(db);
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    client
+                        .batch_execute("CREATE EXTENSION gym_booking CASCADE")
+                        .map_err(|e| format!("{db}: {e:?}"))
+                })
+            })
+            .collect();
+        for create in creates {
+            create
+                .join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+        let roles: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_roles
+                  WHERE rolname IN ('anon', 'authenticated', 'service_role')",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(roles, 3);
+    }
+}
