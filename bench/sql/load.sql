@@ -72,13 +72,16 @@ SELECT n, j, i,
        generate_series(0, p.bookings - 1) AS n,
        LATERAL (SELECT n % c.base AS j, n / c.base AS i) AS ji;
 
-INSERT INTO gym_booking.bookings (id, slot_id, user_id, status, status_changed_at, auto_processed, created_at, updated_at)
+-- Rows come with their copy of the slot's trainer, as a restore brings them (the trigger that
+-- keeps the copies fires under replica too, and keeps a copy that is given).
+INSERT INTO gym_booking.bookings (id, slot_id, user_id, status, status_changed_at, auto_processed, created_at, updated_at,
+                                  trainer_id)
 SELECT bench.booking_uuid(b.n), bench.slot_uuid(b.g), bench.athlete_uuid(b.a), st.status,
        CASE st.status WHEN 'completed' THEN s.end_at + interval '5 minutes'
                       WHEN 'cancelled' THEN s.start_at - interval '2 days'
                       ELSE s.start_at - interval '7 days' END,
        st.status = 'completed',
-       s.start_at - interval '7 days', s.start_at - interval '7 days'
+       s.start_at - interval '7 days', s.start_at - interval '7 days', s.trainer_id
   FROM b
   JOIN gym_booking.slots AS s ON s.id = bench.slot_uuid(b.g)
  CROSS JOIN LATERAL (SELECT (CASE WHEN b.i % 6 = 5 THEN 'cancelled'
@@ -86,16 +89,18 @@ SELECT bench.booking_uuid(b.n), bench.slot_uuid(b.g), bench.athlete_uuid(b.a), s
                                   ELSE 'completed' END)::gym_booking.booking_status AS status) AS st;
 
 -- the history and the audit trail such a database would have --------------------------------
-INSERT INTO gym_booking.booking_status_history (booking_id, previous_status, current_status, changed_at, changed_by, auto_processed)
+INSERT INTO gym_booking.booking_status_history (booking_id, previous_status, current_status, changed_at, changed_by, auto_processed,
+                                                trainer_id)
 SELECT id, 'reserved', status, status_changed_at,
-       CASE WHEN status = 'cancelled' THEN user_id END, auto_processed
+       CASE WHEN status = 'cancelled' THEN user_id END, auto_processed, trainer_id
   FROM gym_booking.bookings WHERE status <> 'reserved';
 
-INSERT INTO gym_booking.activity_logs (entity_type, entity_id, action, changed_by, changed_by_role, changed_fields, metadata, created_at)
+INSERT INTO gym_booking.activity_logs (entity_type, entity_id, action, changed_by, changed_by_role, changed_fields, metadata, created_at,
+                                       trainer_id)
 SELECT 'booking'::gym_booking.log_entity_type, id, 'create'::gym_booking.log_action_type, user_id, 'athlete'::gym_booking.user_role,
        jsonb_build_object('id', id, 'slot_id', slot_id, 'user_id', user_id, 'status', 'reserved',
                           'auto_processed', false, 'created_at', created_at, 'status_changed_at', created_at),
-       '{"db_role": "authenticated", "source": "client"}'::jsonb, created_at
+       '{"db_role": "authenticated", "source": "client"}'::jsonb, created_at, trainer_id
   FROM gym_booking.bookings
 UNION ALL
 SELECT 'booking', id, CASE WHEN status = 'completed' THEN 'status_auto_update' ELSE 'update' END::gym_booking.log_action_type,
@@ -103,13 +108,13 @@ SELECT 'booking', id, CASE WHEN status = 'completed' THEN 'status_auto_update' E
        jsonb_build_object('status', jsonb_build_object('old', 'reserved', 'new', status)),
        jsonb_build_object('db_role', CASE WHEN status = 'cancelled' THEN 'authenticated' ELSE 'postgres' END,
                           'source', CASE WHEN status = 'cancelled' THEN 'client' ELSE 'system' END),
-       status_changed_at
+       status_changed_at, trainer_id
   FROM gym_booking.bookings WHERE status <> 'reserved'
 UNION ALL
 SELECT 'slot', id, 'create', trainer_id, 'trainer',
        jsonb_build_object('id', id, 'trainer_id', trainer_id, 'start_at', start_at, 'end_at', end_at,
                           'capacity', capacity, 'duration_minutes', duration_minutes),
-       '{"db_role": "authenticated", "source": "client"}', created_at
+       '{"db_role": "authenticated", "source": "client"}', created_at, trainer_id
   FROM gym_booking.slots;
 
 -- sequences the hot-booking scripts draw from (one per side, so both book the same slots)
