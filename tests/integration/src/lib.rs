@@ -171,6 +171,7 @@ pub fn sqlstate(err: &postgres::Error) -> String {
 
 /// Who makes an HTTP request through PostgREST: the database role its JWT names
 /// (or the anon role) and the JWT's claims.
+#[derive(Clone)]
 pub struct Caller {
     pub role: String,
     pub claims: Option<Value>,
