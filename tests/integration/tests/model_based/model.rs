@@ -1,0 +1,344 @@
+//! The model's state: who may do what, what a slot or booking looks like, and how a
+//! successful request changes it (`apply`).
+
+use super::*;
+
+impl Model {
+    pub(crate) fn me(&self, who: &Who) -> Option<usize> {
+        match who {
+            Who::User(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The caller as row-level security names them (`active_user_id()`): a deleted account
+    /// owns nothing.
+    pub(crate) fn owner(&self, who: &Who) -> Option<usize> {
+        self.me(who).filter(|&i| !self.users[i].deleted)
+    }
+
+    /// Whether the caller reads slots at all: an active account, or the gym's back office. A
+    /// deleted account's token, or one whose sub names no account, reads none.
+    pub(crate) fn reads_slots(&self, who: &Who) -> bool {
+        matches!(who, Who::Service | Who::Dba) || self.owner(who).is_some()
+    }
+
+    pub(crate) fn active_role(&self, who: &Who, role: Role) -> bool {
+        self.me(who)
+            .is_some_and(|i| self.users[i].role == role && !self.users[i].deleted)
+    }
+
+    pub(crate) fn active_admin(&self, who: &Who) -> bool {
+        self.active_role(who, Role::Admin)
+    }
+
+    pub(crate) fn active_trainer(&self, who: &Who) -> bool {
+        self.active_role(who, Role::Trainer)
+    }
+
+    /// Acts for the gym: the service role or an active app admin.
+    pub(crate) fn gym(&self, who: &Who) -> bool {
+        matches!(who, Who::Service) || self.active_admin(who)
+    }
+
+    pub(crate) fn reserved(&self, slot: usize) -> i64 {
+        self.bookings
+            .iter()
+            .filter(|b| b.slot == slot && b.status == Status::Reserved)
+            .count() as i64
+    }
+
+    /// Why a place in the slot cannot be taken now, if it cannot.
+    pub(crate) fn place_refusal(&self, slot: usize, now: i64) -> Option<&'static str> {
+        let s = &self.slots[slot];
+        if s.cancelled || s.start_us() <= now {
+            Some(NOT_BOOKABLE)
+        } else if self.reserved(slot) >= s.capacity {
+            Some(FULL)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn too_late(&self, slot: usize, now: i64) -> bool {
+        now > self.slots[slot].start_us() - 60 * MINUTE
+    }
+
+    pub(crate) fn ended(&self, slot: usize, now: i64) -> bool {
+        self.slots[slot].end_us() <= now
+    }
+
+    pub(crate) fn live_email_taken(&self, email: &str, except: Option<usize>) -> bool {
+        self.users
+            .iter()
+            .enumerate()
+            .any(|(i, u)| Some(i) != except && !u.deleted && u.email.eq_ignore_ascii_case(email))
+    }
+
+    /// Refusal of an API function before it reads anything: anon has no EXECUTE, a bad `sub`
+    /// cannot be read, and (when the function needs to know who calls) no `sub` at all.
+    pub(crate) fn api_gate(&self, who: &Who, needs_sub: bool) -> Option<&'static str> {
+        match who {
+            Who::Anon => Some(NOT_ALLOWED),
+            Who::BadSub => Some(BAD_CLAIMS),
+            Who::Service if needs_sub => Some(NOT_ALLOWED),
+            _ => None,
+        }
+    }
+
+    /// Whose rows an UPDATE of bookings reaches: their own, everything for the gym.
+    pub(crate) fn may_update_booking(&self, who: &Who, booking: usize) -> bool {
+        matches!(who, Who::Service)
+            || self.owner(who) == Some(self.bookings[booking].user)
+            || self.active_admin(who)
+    }
+
+    /// Whose slots an UPDATE or DELETE of slots reaches: the trainer's own, everything for
+    /// the gym.
+    pub(crate) fn may_write_slot(&self, who: &Who, slot: usize) -> bool {
+        matches!(who, Who::Service)
+            || self.owner(who) == Some(self.slots[slot].trainer)
+            || self.active_admin(who)
+    }
+
+    pub(crate) fn may_update_user(&self, who: &Who, user: usize) -> bool {
+        matches!(who, Who::Service) || self.owner(who) == Some(user) || self.active_admin(who)
+    }
+
+    pub(crate) fn upcoming_slots_of(&self, trainer: usize, now: i64) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.trainer == trainer && !s.gone && !s.cancelled && s.end_us() > now)
+    }
+
+    pub(crate) fn available(&self, trainer: Option<usize>, now: i64) -> Vec<String> {
+        let mut rows: Vec<(i64, &str, String)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                !s.gone
+                    && !s.cancelled
+                    && s.start_us() >= now
+                    && s.start_us() < now + 7 * DAY
+                    && trainer.is_none_or(|t| s.trainer == t)
+            })
+            .map(|(i, s)| {
+                let booked = self.reserved(i);
+                let t = &self.users[s.trainer];
+                let name = if t.role == Role::Trainer && !t.deleted {
+                    t.display_name()
+                } else {
+                    "-".to_string()
+                };
+                (
+                    s.start_s,
+                    s.id.as_str(),
+                    format!(
+                        "{} capacity {} booked {booked} available {} trainer {name}",
+                        s.id,
+                        s.capacity,
+                        s.capacity - booked
+                    ),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows.into_iter().map(|r| r.2).collect()
+    }
+
+    pub(crate) fn bookings_list(&self, user: usize) -> Vec<String> {
+        let mut rows: Vec<(i64, &str, String)> = self
+            .bookings
+            .iter()
+            .filter(|b| b.user == user)
+            .map(|b| {
+                (
+                    self.slots[b.slot].start_s,
+                    b.id.as_str(),
+                    format!("{} slot {} {}", b.id, self.slots[b.slot].id, b.status.sql()),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows.into_iter().map(|r| r.2).collect()
+    }
+
+    pub(crate) fn directory(&self) -> Vec<String> {
+        let mut rows: Vec<String> = self
+            .users
+            .iter()
+            .filter(|u| u.role == Role::Trainer && !u.deleted)
+            .map(|u| format!("{} {}", u.id, u.display_name()))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    pub(crate) fn knows_id(&self, id: &str) -> bool {
+        self.users.iter().any(|u| u.id == id)
+            || self.slots.iter().any(|s| s.id == id)
+            || self.bookings.iter().any(|b| b.id == id)
+    }
+
+    pub(crate) fn matches(&self, expected: &Obs, actual: &Obs) -> bool {
+        if let (Obs::Loaded { bookings: e, .. }, Obs::Loaded { slot, bookings: a }) =
+            (expected, actual)
+        {
+            return e.len() == a.len()
+                && !self.knows_id(slot)
+                && a.iter().all(|id| !self.knows_id(id));
+        }
+        match (expected.id(), actual.id()) {
+            (Some(NEW), Some(id)) => {
+                let mut expected = expected.clone();
+                match &mut expected {
+                    Obs::Booking { id: e, .. }
+                    | Obs::Slot { id: e, .. }
+                    | Obs::Created { id: e } => *e = id.to_string(),
+                    _ => unreachable!(),
+                }
+                !self.knows_id(id) && expected == *actual
+            }
+            _ => expected == actual,
+        }
+    }
+
+    pub(crate) fn set_status(&mut self, booking: usize, to: Status, auto: bool) {
+        let b = &mut self.bookings[booking];
+        assert_ne!(b.status, to, "the model changes a status to itself");
+        b.status = to;
+        b.changes += 1;
+        b.auto = auto;
+    }
+
+    /// A cancelled slot cancels its reserved bookings (the system's change).
+    pub(crate) fn cancel_slot(&mut self, slot: usize) {
+        self.slots[slot].cancelled = true;
+        for b in 0..self.bookings.len() {
+            if self.bookings[b].slot == slot && self.bookings[b].status == Status::Reserved {
+                self.set_status(b, Status::Cancelled, true);
+            }
+        }
+    }
+
+    /// A deleted account: its reserved bookings of slots still to start are cancelled, and its
+    /// slots still to start (with their reserved bookings).
+    pub(crate) fn delete_user(&mut self, user: usize, now: i64) {
+        self.users[user].deleted = true;
+        for b in 0..self.bookings.len() {
+            let booking = &self.bookings[b];
+            if booking.user == user
+                && booking.status == Status::Reserved
+                && self.slots[booking.slot].start_us() > now
+            {
+                self.set_status(b, Status::Cancelled, true);
+            }
+        }
+        for s in 0..self.slots.len() {
+            let slot = &self.slots[s];
+            if slot.trainer == user && !slot.gone && !slot.cancelled && slot.start_us() > now {
+                self.cancel_slot(s);
+            }
+        }
+    }
+
+    pub(crate) fn apply(&mut self, effect: Effect, obs: &Obs, now: i64) {
+        let new_id = || obs.id().expect("a created row's id").to_string();
+        match effect {
+            Effect::NewBooking { slot, user } => {
+                self.by_pair.insert((slot, user), self.bookings.len());
+                self.bookings.push(Booking {
+                    id: new_id(),
+                    slot,
+                    user,
+                    status: Status::Reserved,
+                    changes: 0,
+                    auto: false,
+                });
+            }
+            Effect::Status { booking, to } => self.set_status(booking, to, false),
+            Effect::CancelSlot { slot } => self.cancel_slot(slot),
+            Effect::NewSlot {
+                trainer,
+                start_s,
+                minutes,
+                capacity,
+            } => self.slots.push(Slot {
+                id: new_id(),
+                trainer,
+                start_s,
+                minutes,
+                capacity,
+                cancelled: false,
+                gone: false,
+            }),
+            Effect::DeleteUser { user } => self.delete_user(user, now),
+            Effect::Complete { bookings } => {
+                for b in bookings {
+                    self.set_status(b, Status::Completed, true);
+                }
+            }
+            Effect::Capacity { slot, capacity } => self.slots[slot].capacity = capacity,
+            Effect::Move { slot, start_s } => self.slots[slot].start_s = start_s,
+            Effect::SlotGone { slot } => self.slots[slot].gone = true,
+            Effect::Profile {
+                user,
+                first,
+                last,
+                phone,
+            } => {
+                let u = &mut self.users[user];
+                u.secrets.push(first.clone());
+                u.secrets.extend(last.clone());
+                u.secrets.push(phone.clone());
+                u.first = first;
+                u.last = last;
+                u.phone = Some(phone);
+            }
+            Effect::Role { user, role } => self.users[user].role = role,
+            Effect::Email { user, email } => {
+                let u = &mut self.users[user];
+                u.secrets.push(email.clone());
+                u.email = email;
+            }
+            Effect::NewUser(user) => {
+                let mut user = *user;
+                user.id = new_id();
+                self.users.push(user);
+            }
+            Effect::Loaded {
+                trainer,
+                start_s,
+                minutes,
+                capacity,
+                athletes,
+            } => {
+                let Obs::Loaded { slot: id, bookings } = obs else {
+                    unreachable!("checked by matches()")
+                };
+                self.slots.push(Slot {
+                    id: id.clone(),
+                    trainer,
+                    start_s,
+                    minutes,
+                    capacity,
+                    cancelled: false,
+                    gone: false,
+                });
+                let slot = self.slots.len() - 1;
+                for (user, id) in athletes.into_iter().zip(bookings) {
+                    self.by_pair.insert((slot, user), self.bookings.len());
+                    self.bookings.push(Booking {
+                        id: id.clone(),
+                        slot,
+                        user,
+                        status: Status::Reserved,
+                        changes: 0,
+                        auto: false,
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Every operation the model knows: what a client may send, and its name in the tallies.
+
+use super::*;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Op {
+    Book {
+        who: Who,
+        slot: SlotRef,
+    },
+    CancelBooking {
+        who: Who,
+        booking: BookingRef,
+    },
+    CreateSlot {
+        who: Who,
+        start_s: i64,
+        minutes: i32,
+        capacity: i32,
+        notes: String,
+    },
+    CancelSlot {
+        who: Who,
+        slot: SlotRef,
+    },
+    AvailableSlots {
+        who: Who,
+        trainer: Option<usize>,
+    },
+    MyBookings {
+        who: Who,
+    },
+    CompletePast {
+        who: Who,
+        max_rows: i32,
+    },
+    DeleteMyAccount {
+        who: Who,
+    },
+    /// PATCH /bookings?id=eq.… {"status": …}
+    SetStatus {
+        who: Who,
+        booking: usize,
+        to: Status,
+    },
+    /// POST /bookings {"slot_id": …, "user_id": …}
+    InsertBooking {
+        who: Who,
+        slot: usize,
+        user: usize,
+    },
+    /// DELETE /bookings?id=eq.…
+    DeleteBooking {
+        who: Who,
+        booking: usize,
+    },
+    /// PATCH /bookings?id=eq.… {"slot_id": …}
+    MoveBooking {
+        who: Who,
+        booking: usize,
+        slot: usize,
+    },
+    /// PATCH /slots?id=eq.… {"capacity": …}
+    SlotCapacity {
+        who: Who,
+        slot: usize,
+        capacity: i32,
+    },
+    /// PATCH /slots?id=eq.… {"notes": …}
+    SlotNotes {
+        who: Who,
+        slot: usize,
+        notes: String,
+    },
+    /// PATCH /slots?id=eq.… {"start_at": start_at + minutes}
+    SlotMove {
+        who: Who,
+        slot: usize,
+        minutes: i32,
+    },
+    /// DELETE /slots?id=eq.…
+    DeleteSlot {
+        who: Who,
+        slot: usize,
+    },
+    /// PATCH /users?id=eq.… {"first_name", "last_name", "contact_phone"}
+    Profile {
+        who: Who,
+        user: usize,
+        first: String,
+        last: Option<String>,
+        phone: String,
+    },
+    /// PATCH /users?id=eq.<self> with a column only the gym changes.
+    Identity {
+        who: Who,
+        user: usize,
+        change: IdentityChange,
+    },
+    /// PATCH /users?id=eq.… {"role": …}
+    SetRole {
+        who: Who,
+        user: usize,
+        role: Role,
+    },
+    /// PATCH /users?id=eq.… {"email": …}
+    SetEmail {
+        who: Who,
+        user: usize,
+        email: String,
+    },
+    /// DELETE /users?id=eq.… (a soft delete)
+    DeleteUser {
+        who: Who,
+        user: usize,
+    },
+    /// POST /users
+    SignUp {
+        who: Who,
+        user: Box<User>,
+    },
+    /// A statement the caller's grants refuse.
+    Forbidden {
+        who: Who,
+        sql: &'static str,
+    },
+    /// anon: GET /trainer_directory
+    Directory,
+    /// The DBA loads a session that has ended (or is running), with reserved bookings or none, under
+    /// `session_replication_role = replica`, as a restore would: work for
+    /// `complete_past_bookings`.
+    LoadPast {
+        trainer: usize,
+        start_s: i64,
+        minutes: i64,
+        capacity: i64,
+        athletes: Vec<usize>,
+    },
+}
+
+impl Op {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Op::Book { .. } => "book_slot",
+            Op::CancelBooking { .. } => "cancel_booking",
+            Op::CreateSlot { .. } => "create_slot",
+            Op::CancelSlot { .. } => "cancel_slot",
+            Op::AvailableSlots { .. } => "available_slots",
+            Op::MyBookings { .. } => "my_bookings",
+            Op::CompletePast { .. } => "complete_past_bookings",
+            Op::DeleteMyAccount { .. } => "delete_my_account",
+            Op::SetStatus { .. } => "PATCH bookings.status",
+            Op::InsertBooking { .. } => "POST bookings",
+            Op::DeleteBooking { .. } => "DELETE bookings",
+            Op::MoveBooking { .. } => "PATCH bookings.slot_id",
+            Op::SlotCapacity { .. } => "PATCH slots.capacity",
+            Op::SlotNotes { .. } => "PATCH slots.notes",
+            Op::SlotMove { .. } => "PATCH slots.start_at",
+            Op::DeleteSlot { .. } => "DELETE slots",
+            Op::Profile { .. } => "PATCH users profile",
+            Op::Identity { .. } => "PATCH users identity",
+            Op::SetRole { .. } => "PATCH users.role",
+            Op::SetEmail { .. } => "PATCH users.email",
+            Op::DeleteUser { .. } => "DELETE users",
+            Op::SignUp { .. } => "POST users",
+            Op::Forbidden { .. } => "forbidden statement",
+            Op::Directory => "GET trainer_directory",
+            Op::LoadPast { .. } => "DBA loads a past session",
+        }
+    }
+
+    pub(crate) fn who(&self) -> Who {
+        match self {
+            Op::Book { who, .. }
+            | Op::CancelBooking { who, .. }
+            | Op::CreateSlot { who, .. }
+            | Op::CancelSlot { who, .. }
+            | Op::AvailableSlots { who, .. }
+            | Op::MyBookings { who }
+            | Op::CompletePast { who, .. }
+            | Op::DeleteMyAccount { who }
+            | Op::SetStatus { who, .. }
+            | Op::InsertBooking { who, .. }
+            | Op::DeleteBooking { who, .. }
+            | Op::MoveBooking { who, .. }
+            | Op::SlotCapacity { who, .. }
+            | Op::SlotNotes { who, .. }
+            | Op::SlotMove { who, .. }
+            | Op::DeleteSlot { who, .. }
+            | Op::Profile { who, .. }
+            | Op::Identity { who, .. }
+            | Op::SetRole { who, .. }
+            | Op::SetEmail { who, .. }
+            | Op::DeleteUser { who, .. }
+            | Op::SignUp { who, .. }
+            | Op::Forbidden { who, .. } => who.clone(),
+            Op::Directory => Who::Anon,
+            Op::LoadPast { .. } => Who::Dba,
+        }
+    }
+}
