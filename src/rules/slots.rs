@@ -169,9 +169,7 @@ fn normalize(fired: &Fired) -> RuleResult<Outcome> {
         || fired.changed("duration_minutes")?;
     if new_trainer || moved {
         let trainer = new.uuid("trainer_id")?;
-        let mut check = &TRAINER_IS_ACTIVE;
         if new_trainer {
-            check = &LOCK_TRAINER;
             // Row-level security says the same, but only after this trigger.
             let actor = Actor::current()?;
             let own_trainer = actor.user_id == Some(trainer)
@@ -186,6 +184,11 @@ fn normalize(fired: &Fired) -> RuleResult<Outcome> {
                 count_created_slot()?;
             }
         }
+        let check = if new_trainer {
+            &LOCK_TRAINER
+        } else {
+            &TRAINER_IS_ACTIVE
+        };
         if plans::one::<bool>(check, &[trainer.into()])? == Some(false) {
             return Err(RuleError::InvalidInput {
                 message: "a slot's trainer must be an active user with the trainer role".into(),
