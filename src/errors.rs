@@ -165,3 +165,14 @@ pub fn raise(e: RuleError) -> ! {
     ErrorReport::from(e).report(pgrx::PgLogLevel::ERROR);
     unreachable!("an ERROR does not return")
 }
+
+/// Errors reach clients with PostgreSQL's own message, DETAIL and HINT only. pgrx appends a
+/// Rust backtrace to the DETAIL of an error it carries across Rust frames (a lock timeout or
+/// a cancellation inside a rule's query) whenever `std::backtrace::Backtrace::capture` is
+/// enabled, which `RUST_BACKTRACE` in the server's environment does; `RUST_LIB_BACKTRACE=0`
+/// disables those captures (panic messages are not affected) in this process and in the
+/// backends a preloading postmaster starts. Called first thing when the library loads, before
+/// anything could capture (the setting is read once per process).
+pub fn no_rust_backtraces() {
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
+}

@@ -17,6 +17,7 @@ fn version() -> &'static str {
 #[allow(non_snake_case)]
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    errors::no_rust_backtraces();
     memo::register_callbacks();
     worker::define_settings();
     if worker::preloading() {

@@ -117,6 +117,19 @@ impl Cluster {
         Client::connect(&conn, NoTls).unwrap_or_else(|e| panic!("connect to {dbname}: {e}"))
     }
 
+    /// `pg_ctl stop -m <mode>` (smart, fast, immediate), waiting until the server is gone;
+    /// how long that took.
+    pub fn stop_timed(&self, mode: &str) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let mut pg_ctl = server_command("pg_ctl");
+        pg_ctl
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", mode, "-w", "-t", "120", "stop"]);
+        run(pg_ctl, "stop the cluster");
+        started.elapsed()
+    }
+
     pub fn stop(&self) {
         let data = self.dir.join("data");
         if data.join("postmaster.pid").exists() {
