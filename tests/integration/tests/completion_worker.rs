@@ -47,8 +47,9 @@ fn the_worker_completes_a_past_booking_within_its_interval() {
         )
         .unwrap();
 
-    // The worker may be waiting out its restart delay (it could not connect before the
-    // database existed), so allow for that plus a few intervals.
+    // The launcher may have visited the database between its CREATE DATABASE and CREATE
+    // EXTENSION (then it looks again after one interval, then two, ...): a few intervals
+    // suffice (about one second here); the deadline is generous for a loaded machine.
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         let status: String = client
