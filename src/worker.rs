@@ -227,10 +227,10 @@ struct Served {
     next_try: Instant,
 }
 
-/// Whether `db` exists and takes connections: a plain scan of the shared catalog
+/// Whether `db` exists (its oid) and takes connections: a plain scan of the shared catalog
 /// `pg_database` (as the autovacuum launcher reads it: a process connected to no database
 /// may not use catalog indexes before the shared relcache file exists).
-fn look_up(db: &str) -> Option<bool> {
+fn look_up(db: &str) -> Option<(pg_sys::Oid, bool)> {
     BackgroundWorker::transaction(|| {
         let mut found = None;
         // SAFETY: a scan of a shared catalog inside a transaction, closed before it ends; the
@@ -254,7 +254,7 @@ fn look_up(db: &str) -> Option<bool> {
                 let row = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_database>(tuple);
                 let name = std::ffi::CStr::from_ptr((*row).datname.data.as_ptr());
                 if name.to_bytes() == db.as_bytes() {
-                    found = Some((*row).datallowconn);
+                    found = Some(((*row).oid, (*row).datallowconn));
                     break;
                 }
             }
@@ -265,14 +265,16 @@ fn look_up(db: &str) -> Option<bool> {
     })
 }
 
-/// Starts a run worker for `db` and waits for it to end; `None` when no worker could start.
-fn run_in(db: &str) -> Option<u32> {
+/// Starts a run worker for `db` (by its oid: a database dropped and made again under the same
+/// name meanwhile is not entered) and waits for it to end; `None` when no worker could start.
+fn run_in(db: &str, oid: pg_sys::Oid) -> Option<u32> {
     OUTCOME.get().store(0, Ordering::SeqCst);
     let worker = BackgroundWorkerBuilder::new(&format!("{RUN_NAME} of {db}"))
         .set_type(RUN_NAME)
         .set_function("gym_booking_completion_run_main")
         .set_library("gym_booking")
         .set_extra(db)
+        .set_argument(Some(pg_sys::Datum::from(oid)))
         .enable_spi_access()
         // SAFETY: our own pid, so that the postmaster tells us when the worker starts and ends.
         .set_notify_pid(unsafe { pg_sys::MyProcPid })
@@ -347,8 +349,8 @@ fn round(served: &mut HashMap<String, Served>, interval: Duration) {
         let (trouble, retry) = match look_up(&db) {
             // A catalog lookup costs nothing: every round.
             None => (Trouble::Missing, interval),
-            Some(false) => (Trouble::NoConnections, interval),
-            Some(true) => match run_in(&db) {
+            Some((_, false)) => (Trouble::NoConnections, interval),
+            Some((oid, true)) => match run_in(&db, oid) {
                 None => (Trouble::NoWorkerSlot, interval.max(FIRST_RETRY)),
                 Some(DONE) => (Trouble::None, interval),
                 Some(NO_EXTENSION) => (
@@ -358,6 +360,11 @@ fn round(served: &mut HashMap<String, Served>, interval: Duration) {
                 Some(_) if stopping() => return,
                 // Someone stopped this run: the next round goes on where it stopped.
                 Some(TERMINATED) => (state.trouble, interval),
+                // Dropped (or dropped and made again) while the run started: no failure; the
+                // next round finds out which.
+                Some(_) if look_up(&db).map(|(now, _)| now) != Some(oid) => {
+                    (state.trouble, interval)
+                }
                 Some(_) => (
                     Trouble::Failed,
                     backoff(interval.max(FIRST_RETRY), misses(Trouble::Failed), interval),
@@ -448,7 +455,7 @@ unsafe extern "C-unwind" fn run_exit(_code: c_int, _arg: pg_sys::Datum) {
 /// A run worker: completes what is due in one database, in batches, then exits.
 #[pg_guard]
 #[unsafe(no_mangle)]
-pub extern "C-unwind" fn gym_booking_completion_run_main(_arg: pg_sys::Datum) {
+pub extern "C-unwind" fn gym_booking_completion_run_main(arg: pg_sys::Datum) {
     // PostgreSQL's own SIGTERM handling for a backend: a statement in flight is cancelled and
     // the process exits at the next check, between batches too.
     // SAFETY: `die` is the handler every PostgreSQL backend uses for SIGTERM; the exit
@@ -461,7 +468,8 @@ pub extern "C-unwind" fn gym_booking_completion_run_main(_arg: pg_sys::Datum) {
     let outcome = OUTCOME.get();
     outcome.store(STARTED, Ordering::SeqCst);
     let db = BackgroundWorker::get_extra().to_string();
-    BackgroundWorker::connect_worker_to_spi(Some(&db), None);
+    let oid = pg_sys::Oid::from(arg.value() as u32);
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(oid), None);
     set_application_name(RUN_NAME);
     report(true, "looking for the gym_booking extension");
     let installed = BackgroundWorker::transaction(|| {
