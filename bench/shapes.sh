@@ -68,10 +68,12 @@ for T in $SHAPES; do
                   'history=' || (SELECT count(*) FROM gym_booking.booking_status_history),
                   'db_size=' || pg_size_pretty(pg_database_size(current_database()))" | tr '|' '\n'
         } >"$d/meta.env"
+        # booking draws from the empty slots to come (the spread and hot ranges of load.sql): room
+        # for every booking the floor makes in its runs
         sh_vars=(
             -D clients="$CLIENTS" -D trainers="$T" -D athletes="$athletes"
             -D spread_athletes=$((athletes / CLIENTS * CLIENTS / 2))
-            -D spread0=$((kt * 8 / 10)) -D spreadn=$((kt / 10)) -D fut0=$((kt / 2)) -D fut=$((kt * 3 / 10))
+            -D spread0=$((kt * 8 / 10)) -D spreadn=$((kt / 5)) -D fut0=$((kt / 2)) -D fut=$((kt * 3 / 10))
             -D base=$((kt * 8 / 10))
         )
         # EXPLAIN ANALYZE of the hot requests: athlete 7's future booking j = 7, trainer 1, a spread slot
