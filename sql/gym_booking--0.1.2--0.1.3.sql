@@ -51,11 +51,6 @@ $upgrade_lock$;
 -- 0.1.3: no request can switch the rules off, the rules judge time by the statement's clock
 -- (issue 17), and one lock order for every path (issue 16).
 
--- Clients wait for the upgrade instead of crossing it: every table it changes, up front, in
--- the rules' lock order (users, slots, bookings, then what hangs off them).
-LOCK TABLE users, slots, bookings, activity_logs, booking_status_history
-    IN ACCESS EXCLUSIVE MODE;
-
 -- The writer's own users row before any slot or booking (src/rules/lock_order.rs).
 CREATE FUNCTION lock_writer_first() RETURNS trigger
 LANGUAGE c
