@@ -89,10 +89,12 @@ for T in $SHAPES; do
                 shape_run "$d" "$s.$side" "$s.$side" -c 1 -j 1 -T "$SH_SECS"
             done
         done
-        # booking with $CLIENTS clients
+        # booking with $CLIENTS clients: as many bookings on every side and at both sizes, 5 per empty
+        # slot of the small history on average (a timed run of the floor, the fastest, filled some)
+        spread_tx=$((SH_SLOTS / 5 * 5 / CLIENTS))
         for side in ext plpgsql floor; do
             wanted spread || continue
-            shape_run "$d" "spread16.$side" "spread.$side" -c "$CLIENTS" -j "$THREADS" -T "$SH_SECS"
+            shape_run "$d" "spread16.$side" "spread.$side" -c "$CLIENTS" -j "$THREADS" -t "$spread_tx"
         done
         if [ -z "$keep" ]; then
             psql_ -d postgres -c "DROP DATABASE $sh_db"
