@@ -87,6 +87,9 @@ class Run:
                         acc[1] += tx
         self.tps = self.tx / busy if busy else float("nan")
         self.busy = busy
+        # transaction ids assigned during the rounds (None: a run from before they were counted)
+        counts = [read(os.path.join(d, "xids")).strip() for d in self.rounds]
+        self.xids = sum(int(c) for c in counts) if counts and all(c.isdigit() for c in counts) else None
         lat.sort()
         self.n = len(lat)
         self.p50, self.p95, self.p99 = (percentile(lat, p) for p in (50, 95, 99))
@@ -491,16 +494,22 @@ w("![The extension against its floor: throughput ratio and median latency per sc
 BEFORE = {"1": 0.514, "2": 0.550, "3": 0.335, "4a": 0.045, "4a1": 0.022, "4b": 0.325, "5": 0.803,
           "5f": 0.577, "5b": 0.007, "6": 0.824}
 BEFORE_NOTES = {"4a1": "p50 20.0 ms", "5b": "p50 645 ms"}
+# The same ratios in 0.1.2's report (commit 305ca98, docs/benchmarks.md).
+RELEASE_0_1_2 = {"1": 0.529, "1c": 0.780, "2": 0.601, "3": 0.394, "4a": 0.887, "4a1": 0.931, "4b": 0.908,
+                 "5": 0.909, "5f": 0.855, "5b": 0.784, "6": 0.630}
+READ_KEYS = ("4a", "4a1", "4b", "5", "5b")
 BEFORE_FOOTNOTES = {"6": "the floor now has the new `slots (end_at)` index too, so its batch query no longer scans "
                          "the bookings: the ratio fell because the floor got faster (the extension's own time per batch "
                          "halved)"}
-w("### Since 0.1.1\n")
-w("Throughput ÷ floor per scenario in the 0.1.1 report and in this run (each ratio against the floor of its own run). "
-  "0.1.2 reads the caller once per statement (not in every policy helper and trigger), runs the policies' helpers "
-  "as Rust instead of re-planned SQL, locks the athlete and the slot in one statement, writes the policies so that "
-  "every arm is an index condition, and gives `available_slots` a plan per case that reads by index.\n")
-w("| scenario | 0.1.1 | this run |")
-w("|---|--:|--:|")
+w("### Since 0.1.1 and 0.1.2\n")
+w("Throughput ÷ floor per scenario in the 0.1.1 and 0.1.2 reports and in this run (each ratio against the floor of "
+  "its own run). 0.1.2 reads the caller once per statement (not in every policy helper and trigger), runs the "
+  "policies' helpers as Rust instead of re-planned SQL, locks the athlete and the slot in one statement, writes the "
+  "policies so that every arm is an index condition, and gives `available_slots` a plan per case that reads by index. "
+  "0.1.3 reads the caller's account through SPI's read-only path (a read takes no transaction id), takes the "
+  "writer's row first in every write (the lock order), and copies a slot's trainer onto what hangs off it.\n")
+w("| scenario | 0.1.1 | 0.1.2 | this run |")
+w("|---|--:|--:|--:|")
 for key, label, _what, e_name, f_name, _f_label, _target in S:
     e, f = run(e_name), run(f_name)
     now = ratio(e.tps, f.tps)
@@ -509,7 +518,24 @@ for key, label, _what, e_name, f_name, _f_label, _target in S:
         extra = f" ({BEFORE_NOTES[key]} → p50 {fmt(e.p50, 3)} ms)"
     note = f" ({BEFORE_FOOTNOTES[key]})" if key in BEFORE_FOOTNOTES else ""
     before = f"{BEFORE[key]:.3f}×" if key in BEFORE else "–"
-    w(f"| {label}{note} | {before} | {fmt(now, 3)}×{extra} |")
+    release = f"{RELEASE_0_1_2[key]:.3f}×" if key in RELEASE_0_1_2 else "–"
+    w(f"| {label}{note} | {before} | {release} | {fmt(now, 3)}×{extra} |")
+w("")
+
+w("### Reads take no transaction id\n")
+w("Transaction ids handed out while each scenario ran (the next id before and after, read from a snapshot; nothing "
+  "else ran meanwhile). Up to 0.1.2 every read request under row-level security took one (the caller's account was "
+  "read through SPI's read-write path): reads aged the database towards wraparound and failed on a hot standby. "
+  "The bookings, for contrast, take one each.\n")
+w("| scenario | requests | transaction ids assigned | throughput ÷ floor, 0.1.2 | this run |")
+w("|---|--:|--:|--:|--:|")
+for key, label, _what, e_name, f_name, _f_label, _target in S:
+    if key not in READ_KEYS + ("1",):
+        continue
+    e, f = run(e_name), run(f_name)
+    xids = "–" if e.xids is None else f"{e.xids:,}"
+    release = f"{RELEASE_0_1_2[key]:.3f}×" if key in RELEASE_0_1_2 else "–"
+    w(f"| {label} | {e.tx:,} | {xids} | {release} | {fmt(ratio(e.tps, f.tps), 3)}× |")
 w("")
 
 w("### Targets\n")

@@ -243,10 +243,15 @@ run() {
     case $name in *_1c.ext) env=(PGOPTIONS="-c role=authenticated") ;; esac
     say "run $name, round $round ($(elapsed)s in)"
     mkdir -p "$d"
+    # Transaction ids assigned during the run: the next id to be handed out, before and after
+    # (read from a snapshot, which assigns none). A read scenario must leave it where it was.
+    local next_xid="SELECT txid_snapshot_xmax(txid_current_snapshot())" x0
+    x0=$(psql_ -d $DB -Atc "$next_xid")
     t0=$(date +%s.%N)
     env "${env[@]}" "$PGBENCH" -n -M prepared -r -l --log-prefix="$d/tx" "${vars[@]}" \
         -f "$BENCH/pgbench/${name%@*}.sql" "$@" $DB >"$d/pgbench.out" 2>&1 || true
     t1=$(date +%s.%N)
+    echo $(($(psql_ -d $DB -Atc "$next_xid") - x0)) >"$d/xids"
     if grep -qE 'aborted|error' "$d/pgbench.out"; then
         aborted=$((aborted + 1))
         sed -n '1,5p' "$d/pgbench.out" >&2
