@@ -76,6 +76,36 @@ pub fn wait_for_replay(primary: &mut Client, standby: &mut Client) {
     }
 }
 
+/// A small deterministic PRNG (xorshift64*), seeded per thread or session, so that a failing
+/// run can be replayed with the same choices.
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new(seed: u64) -> XorShift {
+        // Never zero; spread small seeds apart.
+        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform enough in `0..n` for choosing actions.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// A number in `low..=high`.
+    pub fn between(&mut self, low: i32, high: i32) -> i32 {
+        low + self.below((high - low + 1) as u64) as i32
+    }
+}
+
 /// A database of the test's own, made afresh.
 pub struct TestDb {
     pub name: String,

@@ -13,7 +13,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
-use gym_booking_integration::{postgrest_request, Caller, TestDb};
+use gym_booking_integration::{postgrest_request, Caller, TestDb, XorShift};
 use postgres::{Client, IsolationLevel};
 use serde_json::json;
 
@@ -56,31 +56,6 @@ impl Failure {
                 message: err.to_string(),
             },
         }
-    }
-}
-
-/// A small deterministic PRNG (xorshift64*), seeded per thread, so a failing run can be
-/// replayed with the same choices.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        // Never zero; spread small seeds apart.
-        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform enough in `0..n` for choosing actions.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

@@ -38,7 +38,7 @@ use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gym_booking_integration::{postgrest_request, Caller, TestDb};
+use gym_booking_integration::{postgrest_request, Caller, TestDb, XorShift};
 use postgres::types::ToSql;
 use postgres::{Client, Transaction};
 use serde_json::json;
@@ -107,43 +107,16 @@ struct Studio {
     tally: Mutex<Tally>,
 }
 
-/// xorshift64*, as in capacity_race.rs: small, deterministic, seeded per session.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A number in `low..=high`.
-    fn between(&mut self, low: i32, high: i32) -> i32 {
-        low + self.below((high - low + 1) as u64) as i32
-    }
-
-    /// One of `items`, mostly one of the newest `HOT`.
-    fn pick<T: Clone>(&mut self, items: &Mutex<Vec<T>>) -> Option<T> {
-        let items = items.lock().unwrap();
-        let n = items.len() as u64;
-        let i = match (n, self.below(4)) {
-            (0, _) => return None,
-            (_, 0) => self.below(n),
-            _ => n - 1 - self.below(n.min(HOT)),
-        };
-        Some(items[i as usize].clone())
-    }
+/// One of `items`, mostly one of the newest `HOT`.
+fn pick<T: Clone>(rng: &mut XorShift, items: &Mutex<Vec<T>>) -> Option<T> {
+    let items = items.lock().unwrap();
+    let n = items.len() as u64;
+    let i = match (n, rng.below(4)) {
+        (0, _) => return None,
+        (_, 0) => rng.below(n),
+        _ => n - 1 - rng.below(n.min(HOT)),
+    };
+    Some(items[i as usize].clone())
 }
 
 /// Outcomes per operation ("ok", "ok, no row" or the SQLSTATE) with how often each came, the
@@ -252,11 +225,11 @@ impl Session<'_> {
     }
 
     fn athlete_turn(&mut self) {
-        let Some(me) = self.rng.pick(&self.studio.athletes) else {
+        let Some(me) = pick(&mut self.rng, &self.studio.athletes) else {
             return;
         };
         // A booking to cancel or book again: theirs, whoever made it.
-        let mine = self.rng.pick(&self.studio.bookings);
+        let mine = pick(&mut self.rng, &self.studio.bookings);
         match (self.rng.below(1000), mine) {
             (0..=299, _) => self.book(&me),
             (300..=499, Some(booking)) => self.cancel("athlete cancels", &booking, &booking.user),
@@ -270,7 +243,7 @@ impl Session<'_> {
             (720..=809, _) => {
                 // Half of the time one trainer's week (GET /rpc/available_slots?trainer_id=...).
                 let trainer = match self.rng.below(2) {
-                    0 => self.rng.pick(&self.studio.trainers),
+                    0 => pick(&mut self.rng, &self.studio.trainers),
                     _ => None,
                 };
                 let sql = format!(
@@ -304,7 +277,7 @@ impl Session<'_> {
     }
 
     fn trainer_turn(&mut self) {
-        let Some(slot) = self.rng.pick(&self.studio.slots) else {
+        let Some(slot) = pick(&mut self.rng, &self.studio.slots) else {
             return;
         };
         let (capacity, minutes) = (self.rng.between(1, 8), self.rng.between(-120, 120));
@@ -341,12 +314,12 @@ impl Session<'_> {
     fn admin_turn(&mut self) {
         let admin = self.studio.admin.clone();
         let (athlete, trainer) = (
-            self.rng.pick(&self.studio.athletes).unwrap_or_default(),
-            self.rng.pick(&self.studio.trainers).unwrap_or_default(),
+            pick(&mut self.rng, &self.studio.athletes).unwrap_or_default(),
+            pick(&mut self.rng, &self.studio.trainers).unwrap_or_default(),
         );
         match self.rng.below(100) {
             0..=34 => {
-                if let Some(booking) = self.rng.pick(&self.studio.bookings) {
+                if let Some(booking) = pick(&mut self.rng, &self.studio.bookings) {
                     self.cancel("admin cancels booking", &booking, &admin);
                 }
             }
@@ -387,7 +360,7 @@ impl Session<'_> {
     }
 
     fn book(&mut self, athlete: &str) {
-        let Some(slot) = self.rng.pick(&self.studio.slots) else {
+        let Some(slot) = pick(&mut self.rng, &self.studio.slots) else {
             return;
         };
         let sql = "SELECT b.id::text, b.slot_id::text, b.user_id::text, b.status::text
@@ -441,7 +414,7 @@ impl Session<'_> {
     }
 
     fn create_slot(&mut self) {
-        let Some(trainer) = self.rng.pick(&self.studio.trainers) else {
+        let Some(trainer) = pick(&mut self.rng, &self.studio.trainers) else {
             return;
         };
         // From 90 minutes to ten days ahead.
@@ -494,7 +467,7 @@ impl Session<'_> {
 
     /// A sign-up, as the auth sync writes it; the new athlete joins the hot end of the list.
     fn sign_up(&mut self) {
-        let n = self.rng.next().to_string();
+        let n = self.rng.next_u64().to_string();
         let sql = "INSERT INTO gym_booking.users
                           (email, password_hash, first_name, last_name, contact_phone, preferences)
                    VALUES (format('pii-signup-%s@example.com', $1::text), 'x',
