@@ -106,6 +106,21 @@ impl XorShift {
     }
 }
 
+/// Versions with a frozen script, other than the version being built.
+pub fn released_versions(current: &str) -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/releases");
+    let mut versions: Vec<String> = std::fs::read_dir(dir)
+        .expect("sql/releases")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let version = name.strip_prefix("gym_booking--")?.strip_suffix(".sql")?;
+            (!version.contains("--") && version != current).then(|| version.to_string())
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
 /// A database of the test's own, made afresh.
 pub struct TestDb {
     pub name: String,

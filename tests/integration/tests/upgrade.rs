@@ -3,22 +3,9 @@
 //! the same catalog as a fresh install and the data as it was. A schema change without an
 //! upgrade script that makes the same change fails here.
 
-use gym_booking_integration::{catalog, contents_but, load_demo_data, TestDb, TRAINER_COPIES};
-
-/// Versions with a frozen script, other than the version being built.
-fn released_versions(current: &str) -> Vec<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/releases");
-    let mut versions: Vec<String> = std::fs::read_dir(dir)
-        .expect("sql/releases")
-        .filter_map(|entry| {
-            let name = entry.ok()?.file_name().into_string().ok()?;
-            let version = name.strip_prefix("gym_booking--")?.strip_suffix(".sql")?;
-            (!version.contains("--") && version != current).then(|| version.to_string())
-        })
-        .collect();
-    versions.sort();
-    versions
-}
+use gym_booking_integration::{
+    catalog, contents_but, load_demo_data, released_versions, TestDb, TRAINER_COPIES,
+};
 
 #[test]
 fn every_release_upgrades_to_the_current_version_like_a_fresh_install() {

@@ -10,24 +10,11 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gym_booking_integration::{load_demo_data, postgrest_request, Caller, TestDb};
+use gym_booking_integration::{
+    load_demo_data, postgrest_request, released_versions, Caller, TestDb,
+};
 use postgres::Client;
 use serde_json::json;
-
-/// Versions with a frozen script, other than the version being built.
-fn released_versions(current: &str) -> Vec<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/releases");
-    let mut versions: Vec<String> = std::fs::read_dir(dir)
-        .expect("sql/releases")
-        .filter_map(|entry| {
-            let name = entry.ok()?.file_name().into_string().ok()?;
-            let version = name.strip_prefix("gym_booking--")?.strip_suffix(".sql")?;
-            (!version.contains("--") && version != current).then(|| version.to_string())
-        })
-        .collect();
-    versions.sort();
-    versions
-}
 
 /// The demo data's athletes: one client each.
 const ATHLETES: [&str; 6] = [
