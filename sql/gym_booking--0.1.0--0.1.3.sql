@@ -446,10 +446,15 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION 'slot % not found', book_slot.slot_id USING ERRCODE = 'undefined_object';
         ELSIF booking.status = 'cancelled' THEN
-            -- Booking again re-activates the same row (capacity and start permitting).
-            UPDATE gym_booking.bookings AS b SET status = 'reserved' WHERE b.id = booking.id
+            -- Booking again re-activates the same row (capacity and start permitting). Said as
+            -- an insert that meets the row, so the rules take the slot before the booking (the
+            -- lock order); a plain UPDATE would hold the booking first.
+            INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES (book_slot.slot_id, me)
+            ON CONFLICT ON CONSTRAINT bookings_slot_user_key
+            DO UPDATE SET status = 'reserved' WHERE bookings.status = 'cancelled'
             RETURNING * INTO booking;
-            EXIT;
+            -- Not found: another request of the caller's changed it first; look again.
+            EXIT WHEN FOUND;
         ELSIF booking.status = 'completed' THEN
             RAISE EXCEPTION 'this booking is already completed' USING ERRCODE = 'invalid_parameter_value';
         ELSIF booking.status = 'reserved' THEN

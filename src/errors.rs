@@ -60,6 +60,11 @@ pub enum RuleError {
     #[error("{message}")]
     OutOfRange { message: String },
 
+    /// 55P03: a change that holds a booking found its slot (or athlete) locked by another
+    /// change for longer than it may wait out of lock order (see `rules::lock_order`).
+    #[error("{message}")]
+    Busy { message: String, hint: &'static str },
+
     /// 22P02: the JWT claims in the request settings cannot be read (as `auth.uid()` fails).
     #[error("{0}")]
     BadClaims(String),
@@ -97,6 +102,7 @@ impl RuleError {
             RuleError::IdReused { .. } => ERRCODE_UNIQUE_VIOLATION,
             RuleError::OutOfRange { .. } => ERRCODE_DATETIME_FIELD_OVERFLOW,
             RuleError::TooMany { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            RuleError::Busy { .. } => ERRCODE_LOCK_NOT_AVAILABLE,
             RuleError::NullValue { .. } => ERRCODE_NOT_NULL_VIOLATION,
             RuleError::BadClaims(_) => ERRCODE_INVALID_TEXT_REPRESENTATION,
             RuleError::Internal(_) => ERRCODE_INTERNAL_ERROR,
@@ -145,7 +151,9 @@ impl From<RuleError> for ErrorReport {
             RuleError::IdReused { .. } => {
                 report.set_hint("Leave the id out: the database gives a new row its own.")
             }
-            RuleError::TooMany { hint, .. } => report.set_hint(hint),
+            RuleError::TooMany { hint, .. } | RuleError::Busy { hint, .. } => {
+                report.set_hint(hint)
+            }
             RuleError::NullValue { .. } => report,
             RuleError::OutOfRange { .. } => {
                 report.set_hint("Give a start_at before the year 294276.")

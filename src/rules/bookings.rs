@@ -29,6 +29,30 @@ static LOCK_ATHLETE_AND_SLOT: Sql = Sql {
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
+// The same locks for a re-activation, which already holds its booking: PostgreSQL locks the
+// row an UPDATE changes before the row's BEFORE triggers run, so this path holds a booking
+// before its slot, out of the lock order (`lock_order`). It must not wait in that state: a
+// slot cancellation (or an account deletion) holding the slot (or the athlete) waits for this
+// very booking. So it takes the locks only when they are free, and tries again a little later
+// when they are not (`wait_out_of_order`).
+static TRY_LOCK_ATHLETE_AND_SLOT: Sql = Sql {
+    text: "SELECT u.deleted_at IS NULL, u.role::text,
+                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp()
+             FROM gym_booking.users AS u, gym_booking.slots AS s
+            WHERE u.id = $1 AND s.id = $2
+              FOR SHARE OF u SKIP LOCKED FOR UPDATE OF s SKIP LOCKED",
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
+};
+
+static ATHLETE_AND_SLOT_EXIST: Sql = Sql {
+    text: "SELECT FROM gym_booking.users AS u, gym_booking.slots AS s WHERE u.id = $1 AND s.id = $2",
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
+};
+
+/// How long a change holding a booking tries for its slot before it gives up (about
+/// PostgreSQL's default `deadlock_timeout`, after which a real circle would be broken anyway).
+const OUT_OF_ORDER_PATIENCE_MS: u64 = 1000;
+
 /// Places taken in a slot (run on the latest snapshot, with the slot locked).
 pub static RESERVED_IN_SLOT: Sql = Sql {
     text: "SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status = 'reserved'",
@@ -57,26 +81,66 @@ static RECORD_HISTORY: Sql = Sql {
     args: &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::UUIDOID, pg_sys::BOOLOID],
 };
 
+type AthleteAndSlot = (Option<bool>, Option<String>, Option<i16>, Option<bool>, Option<bool>);
+
+/// Locks the athlete's row and the slot; `None` when either does not exist or (with
+/// `TRY_LOCK_ATHLETE_AND_SLOT`) either is locked by another transaction.
+fn lock_athlete_and_slot(sql: &Sql, args: &[pgrx::Uuid; 2]) -> RuleResult<Option<AthleteAndSlot>> {
+    plans::run(sql, &[args[0].into(), args[1].into()], |t| {
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let t = t.first();
+        Ok(Some((
+            t.get::<bool>(1)?,
+            t.get::<String>(2)?,
+            t.get::<i16>(3)?,
+            t.get::<bool>(4)?,
+            t.get::<bool>(5)?,
+        )))
+    })
+}
+
+/// The locks of `take_place` for a change that already holds its booking: taken when free,
+/// tried again after a short, growing pause while another transaction holds them (a booker of
+/// the same slot, normally, for a few milliseconds), and refused with 55P03 after
+/// `OUT_OF_ORDER_PATIENCE_MS`. Never queued behind the holder, so never part of a circle.
+fn wait_out_of_order(args: &[pgrx::Uuid; 2]) -> RuleResult<Option<AthleteAndSlot>> {
+    let (mut waited_ms, mut pause_ms) = (0, 1);
+    loop {
+        if let Some(locked) = lock_athlete_and_slot(&TRY_LOCK_ATHLETE_AND_SLOT, args)? {
+            return Ok(Some(locked));
+        }
+        let exists = plans::run(&ATHLETE_AND_SLOT_EXIST, &[args[0].into(), args[1].into()], |t| {
+            Ok(!t.is_empty())
+        })?;
+        if !exists {
+            return Ok(None);
+        }
+        if waited_ms >= OUT_OF_ORDER_PATIENCE_MS {
+            return Err(RuleError::Busy {
+                message: "the slot is being changed by another transaction: try again".into(),
+                hint: "gym_booking.book_slot() re-activates a booking without meeting this: it \
+                       takes the slot before the booking and waits its turn.",
+            });
+        }
+        // SAFETY: plain sleep; interrupts (a cancel, statement_timeout) are served right after.
+        unsafe { pg_sys::pg_usleep((pause_ms * 1000) as std::ffi::c_long) };
+        pgrx::check_for_interrupts!();
+        waited_ms += pause_ms;
+        pause_ms = (pause_ms * 2).min(50);
+    }
+}
+
 /// Takes a place in the slot for the athlete, or refuses: locks the athlete's row and the
 /// slot, checks both, counts. `newcomer`: the booking is a new row (INSERT).
 fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleResult<()> {
-    let locked = plans::run(
-        &LOCK_ATHLETE_AND_SLOT,
-        &[user_id.into(), slot_id.into()],
-        |t| {
-            if t.is_empty() {
-                return Ok(None);
-            }
-            let t = t.first();
-            Ok(Some((
-                t.get::<bool>(1)?,
-                t.get::<String>(2)?,
-                t.get::<i16>(3)?,
-                t.get::<bool>(4)?,
-                t.get::<bool>(5)?,
-            )))
-        },
-    )?;
+    let args = [user_id, slot_id];
+    let locked = if newcomer {
+        lock_athlete_and_slot(&LOCK_ATHLETE_AND_SLOT, &args)?
+    } else {
+        wait_out_of_order(&args)?
+    };
     // No such athlete or slot: the foreign keys report it.
     let Some((active, role, capacity, cancelled, started)) = locked else {
         return Ok(());
