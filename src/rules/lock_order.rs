@@ -8,6 +8,13 @@
 //! 3. `bookings` rows;
 //! 4. what hangs off them: `booking_status_history`, `activity_logs` (inserts only).
 //!
+//! One path cannot keep the order: an UPDATE of a booking that needs its slot (a direct
+//! re-activation, cancelled -> reserved), because PostgreSQL locks the row an UPDATE changes
+//! before the row's BEFORE triggers run. It never queues for the slot while holding the booking
+//! (`bookings::wait_out_of_order`: take when free, pause, give up with 55P03), so nobody who
+//! holds the slot and waits for the booking is kept waiting for long. `book_slot()` re-activates
+//! through an insert that meets the row instead, which takes the slot first.
+//!
 //! Why the writer's row comes first: every history and log row names who made the change
 //! (`changed_by`), and its foreign key takes FOR KEY SHARE on that users row *after* the
 //! booking or slot it records is locked. An account deletion in flight holds the users row FOR
