@@ -151,9 +151,7 @@ impl From<RuleError> for ErrorReport {
             RuleError::IdReused { .. } => {
                 report.set_hint("Leave the id out: the database gives a new row its own.")
             }
-            RuleError::TooMany { hint, .. } | RuleError::Busy { hint, .. } => {
-                report.set_hint(hint)
-            }
+            RuleError::TooMany { hint, .. } | RuleError::Busy { hint, .. } => report.set_hint(hint),
             RuleError::NullValue { .. } => report,
             RuleError::OutOfRange { .. } => {
                 report.set_hint("Give a start_at before the year 294276.")

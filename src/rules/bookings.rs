@@ -45,7 +45,8 @@ static TRY_LOCK_ATHLETE_AND_SLOT: Sql = Sql {
 };
 
 static ATHLETE_AND_SLOT_EXIST: Sql = Sql {
-    text: "SELECT FROM gym_booking.users AS u, gym_booking.slots AS s WHERE u.id = $1 AND s.id = $2",
+    text:
+        "SELECT FROM gym_booking.users AS u, gym_booking.slots AS s WHERE u.id = $1 AND s.id = $2",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
@@ -81,7 +82,13 @@ static RECORD_HISTORY: Sql = Sql {
     args: &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::UUIDOID, pg_sys::BOOLOID],
 };
 
-type AthleteAndSlot = (Option<bool>, Option<String>, Option<i16>, Option<bool>, Option<bool>);
+type AthleteAndSlot = (
+    Option<bool>,
+    Option<String>,
+    Option<i16>,
+    Option<bool>,
+    Option<bool>,
+);
 
 /// Locks the athlete's row and the slot; `None` when either does not exist or (with
 /// `TRY_LOCK_ATHLETE_AND_SLOT`) either is locked by another transaction.
@@ -111,9 +118,11 @@ fn wait_out_of_order(args: &[pgrx::Uuid; 2]) -> RuleResult<Option<AthleteAndSlot
         if let Some(locked) = lock_athlete_and_slot(&TRY_LOCK_ATHLETE_AND_SLOT, args)? {
             return Ok(Some(locked));
         }
-        let exists = plans::run(&ATHLETE_AND_SLOT_EXIST, &[args[0].into(), args[1].into()], |t| {
-            Ok(!t.is_empty())
-        })?;
+        let exists = plans::run(
+            &ATHLETE_AND_SLOT_EXIST,
+            &[args[0].into(), args[1].into()],
+            |t| Ok(!t.is_empty()),
+        )?;
         if !exists {
             return Ok(None);
         }
