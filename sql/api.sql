@@ -74,6 +74,9 @@ BEGIN
     IF gym_booking.current_user_id() IS NULL THEN
         RAISE EXCEPTION 'sign in to cancel a booking' USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- The slot before the booking (the lock order): the freed place goes to the waitlist
+    -- under the slot's lock.
+    PERFORM gym_booking.lock_booking_slot(cancel_booking.booking_id);
     UPDATE gym_booking.bookings AS b SET status = 'cancelled'
      WHERE b.id = cancel_booking.booking_id AND b.status = 'reserved'
     RETURNING * INTO booking;
@@ -176,6 +179,7 @@ RETURNS TABLE (
     capacity smallint,
     booked integer,
     available integer,
+    waiting integer,
     notes text
 )
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -191,13 +195,17 @@ BEGIN
     IF p_trainer_id IS NOT NULL THEN
         RETURN QUERY
         SELECT s.id, s.trainer_id, d.display_name, s.start_at, s.end_at, s.duration_minutes,
-               s.capacity, taken.booked, s.capacity - taken.booked, s.notes
+               s.capacity, taken.booked, s.capacity - taken.booked, queued.waiting, s.notes
           FROM gym_booking.slots AS s
           LEFT JOIN gym_booking.trainer_directory AS d ON d.trainer_id = s.trainer_id
          CROSS JOIN LATERAL (
                SELECT count(*)::integer AS booked
                  FROM gym_booking.bookings AS b
                 WHERE b.slot_id = s.id AND b.status = 'reserved') AS taken
+         CROSS JOIN LATERAL (
+               SELECT count(*)::integer AS waiting
+                 FROM gym_booking.waitlist_entries AS w
+                WHERE w.slot_id = s.id AND w.state = 'waiting') AS queued
          WHERE s.trainer_id = p_trainer_id
            AND s.start_at >= greatest(p_from, statement_timestamp())
            AND s.start_at < p_to
@@ -206,13 +214,17 @@ BEGIN
     ELSE
         RETURN QUERY
         SELECT s.id, s.trainer_id, d.display_name, s.start_at, s.end_at, s.duration_minutes,
-               s.capacity, taken.booked, s.capacity - taken.booked, s.notes
+               s.capacity, taken.booked, s.capacity - taken.booked, queued.waiting, s.notes
           FROM gym_booking.slots AS s
           LEFT JOIN gym_booking.trainer_directory AS d ON d.trainer_id = s.trainer_id
          CROSS JOIN LATERAL (
                SELECT count(*)::integer AS booked
                  FROM gym_booking.bookings AS b
                 WHERE b.slot_id = s.id AND b.status = 'reserved') AS taken
+         CROSS JOIN LATERAL (
+               SELECT count(*)::integer AS waiting
+                 FROM gym_booking.waitlist_entries AS w
+                WHERE w.slot_id = s.id AND w.state = 'waiting') AS queued
          WHERE s.start_at >= greatest(p_from, statement_timestamp())
            AND s.start_at < p_to
            AND s.cancelled_at IS NULL
@@ -237,6 +249,7 @@ CREATE FUNCTION available_slots(
     capacity smallint,
     booked integer,
     available integer,
+    waiting integer,
     notes text
 )
 LANGUAGE sql STABLE SECURITY INVOKER
@@ -245,7 +258,7 @@ AS $$
                                                       available_slots.trainer_id)
 $$;
 COMMENT ON FUNCTION available_slots(timestamptz, timestamptz, uuid) IS
-    'Bookable slots starting in [from, to) (not before now), optionally of one trainer: capacity, booked, available';
+    'Bookable slots starting in [from, to) (not before now), optionally of one trainer: capacity, booked, available, waiting';
 
 CREATE FUNCTION my_bookings(
     "from" timestamptz DEFAULT NULL,

@@ -8,6 +8,15 @@ SELECT pg_catalog.pg_extension_config_dump('activity_logs', '');
 SELECT pg_catalog.pg_extension_config_dump('booking_status_history', '');
 SELECT pg_catalog.pg_extension_config_dump('booking_status_history_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('trainer_directory', '');
+-- 0.2.0: the settings row (a restored one replaces the row CREATE EXTENSION made), their
+-- history, waitlist entries and their order, events.
+SELECT pg_catalog.pg_extension_config_dump('studio_settings', '');
+SELECT pg_catalog.pg_extension_config_dump('studio_settings_history', '');
+SELECT pg_catalog.pg_extension_config_dump('studio_settings_history_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist_entries', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('events', '');
+SELECT pg_catalog.pg_extension_config_dump('events_id_seq', '');
 
 -- Function privileges, last, once every function exists. PostgreSQL grants EXECUTE to
 -- PUBLIC by default; here nothing runs unless granted. (Trigger functions need no grant.)
@@ -27,5 +36,16 @@ GRANT EXECUTE ON FUNCTION
     available_slots_counted(timestamptz, timestamptz, uuid),
     my_bookings(timestamptz, timestamptz),
     complete_past_bookings(integer),
-    delete_my_account()
+    delete_my_account(),
+    join_waitlist(uuid),
+    leave_waitlist(uuid),
+    waitlist_join(uuid),
+    waitlist_leave(uuid),
+    my_waitlist(),
+    lock_booking_slot(uuid),
+    promote_waitlists(),
+    expire_waitlists(),
+    purge_events(integer)
     TO authenticated, service_role;
+-- The delivery worker's.
+GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]) TO service_role;

@@ -14,9 +14,10 @@ pub enum RuleError {
     #[error("this slot is full")]
     SlotFull { capacity: i16 },
 
-    /// 27000: an athlete cancels within 60 minutes of the start.
-    #[error("too late to cancel: bookings can be cancelled until 60 minutes before the start")]
-    TooLateToCancel { start_at: String },
+    /// 27000: an athlete cancels within the studio's cancellation window (60 minutes unless
+    /// changed) before the start.
+    #[error("too late to cancel: bookings can be cancelled until {window} before the start")]
+    TooLateToCancel { start_at: String, window: String },
 
     /// 23000: the slot is cancelled or has started (or the athlete's account is gone).
     #[error("this slot cannot be booked: {reason}")]
@@ -59,6 +60,34 @@ pub enum RuleError {
     /// 22008: a time the rules compute falls outside what PostgreSQL can store.
     #[error("{message}")]
     OutOfRange { message: String },
+
+    /// 44000: booking (or joining the waitlist of) this slot has not opened yet.
+    #[error("booking for this slot has not opened yet")]
+    NotOpenYet { at: String },
+
+    /// 22000: booking (or joining the waitlist of) this slot has closed.
+    #[error("booking for this slot has closed")]
+    Closed { at: String },
+
+    /// 21000: the athlete already holds as many upcoming bookings as the studio allows.
+    #[error("you already hold as many upcoming bookings as this studio allows ({limit})")]
+    LimitReached { limit: i32 },
+
+    /// 23P01: the slot's free places are held for athletes on its waitlist.
+    #[error("this slot is full")]
+    HeldForWaitlist { waiting: i64 },
+
+    /// 23P01: as many athletes wait for this slot as the studio allows.
+    #[error("this slot's waitlist is full")]
+    WaitlistFull { max: i32 },
+
+    /// 42704: the API names something that does not exist (or the caller cannot see).
+    #[error("{what} not found")]
+    NotFound { what: String },
+
+    /// 0A000: the studio has switched this off.
+    #[error("{message}")]
+    Unsupported { message: String },
 
     /// 55P03: a change that holds a booking found its slot (or athlete) locked by another
     /// change for longer than it may wait out of lock order (see `rules::lock_order`).
@@ -103,6 +132,14 @@ impl RuleError {
             RuleError::OutOfRange { .. } => ERRCODE_DATETIME_FIELD_OVERFLOW,
             RuleError::TooMany { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             RuleError::Busy { .. } => ERRCODE_LOCK_NOT_AVAILABLE,
+            RuleError::NotOpenYet { .. } => ERRCODE_WITH_CHECK_OPTION_VIOLATION,
+            RuleError::Closed { .. } => ERRCODE_DATA_EXCEPTION,
+            RuleError::LimitReached { .. } => ERRCODE_CARDINALITY_VIOLATION,
+            RuleError::HeldForWaitlist { .. } | RuleError::WaitlistFull { .. } => {
+                ERRCODE_EXCLUSION_VIOLATION
+            }
+            RuleError::NotFound { .. } => ERRCODE_UNDEFINED_OBJECT,
+            RuleError::Unsupported { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
             RuleError::NullValue { .. } => ERRCODE_NOT_NULL_VIOLATION,
             RuleError::BadClaims(_) => ERRCODE_INVALID_TEXT_REPRESENTATION,
             RuleError::Internal(_) => ERRCODE_INTERNAL_ERROR,
@@ -132,7 +169,7 @@ impl From<RuleError> for ErrorReport {
                     n => format!("All {n} places are reserved."),
                 })
                 .set_hint("Choose another slot, or try again if someone cancels."),
-            RuleError::TooLateToCancel { start_at } => report
+            RuleError::TooLateToCancel { start_at, .. } => report
                 .set_detail(format!("The slot starts at {start_at}."))
                 .set_hint("Ask the gym: an admin can still cancel it."),
             RuleError::NotBookable { .. } => report,
@@ -153,6 +190,31 @@ impl From<RuleError> for ErrorReport {
             }
             RuleError::TooMany { hint, .. } | RuleError::Busy { hint, .. } => report.set_hint(hint),
             RuleError::NullValue { .. } => report,
+            RuleError::NotOpenYet { at } => report
+                .set_detail(format!("Booking opens at {at}."))
+                .set_hint("Book it once booking has opened."),
+            RuleError::Closed { at } => report
+                .set_detail(format!("Booking closed at {at}."))
+                .set_hint("Choose a later slot."),
+            RuleError::LimitReached { limit } => report
+                .set_detail(format!(
+                    "Reserved bookings of slots that have not started count; the limit is {limit}."
+                ))
+                .set_hint(
+                    "Cancel one of your upcoming bookings, or book after one has taken place.",
+                ),
+            RuleError::HeldForWaitlist { waiting } => report
+                .set_detail(match waiting {
+                    1 => "Its free place is held for the athlete on its waitlist.".to_string(),
+                    n => format!("Its free places are held for the {n} athletes on its waitlist."),
+                })
+                .set_hint("Join the waitlist with gym_booking.join_waitlist()."),
+            RuleError::WaitlistFull { max } => report
+                .set_detail(format!(
+                    "{max} athletes are waiting, the most this studio allows."
+                ))
+                .set_hint("Choose another slot."),
+            RuleError::NotFound { .. } | RuleError::Unsupported { .. } => report,
             RuleError::OutOfRange { .. } => {
                 report.set_hint("Give a start_at before the year 294276.")
             }

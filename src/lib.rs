@@ -27,6 +27,7 @@ pub extern "C-unwind" fn _PG_init() {
 
 mod completion;
 mod errors;
+mod housekeeping;
 mod identity;
 mod memo;
 mod plans;

@@ -60,4 +60,40 @@ extension_sql_file!(
     name = "supabase",
     requires = ["triggers"]
 );
+extension_sql_file!(
+    "../sql/studio.sql",
+    name = "studio",
+    requires = ["tables", "indexes"]
+);
+extension_sql_file!(
+    "../sql/studio_triggers.sql",
+    name = "studio_triggers",
+    requires = [
+        "studio",
+        "triggers",
+        rules::settings::studio_settings_guard,
+        rules::settings::studio_settings_history,
+        rules::settings::studio_settings_replace,
+        rules::waitlist::booking_ends_waiting,
+        rules::waitlist::booking_frees_place,
+        rules::waitlist::slot_grows,
+        rules::events::booking_events,
+        rules::events::slot_changed_events,
+    ]
+);
+extension_sql_file!(
+    "../sql/studio_security.sql",
+    name = "studio_security",
+    requires = ["studio", "security"]
+);
+extension_sql_file!(
+    "../sql/studio_api.sql",
+    name = "studio_api",
+    requires = [
+        "studio_security",
+        "api",
+        rules::waitlist::waitlist_join,
+        rules::waitlist::waitlist_leave,
+    ]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -506,6 +506,17 @@ pub extern "C-unwind" fn gym_booking_completion_run_main(arg: pg_sys::Datum) {
     if total > 0 {
         log!("gym_booking: completed {total} past booking(s) in database \"{db}\"");
     }
+    pg_sys::check_for_interrupts!();
+    report(true, "expiring waitlists, promoting, purging old events");
+    let (expired, promoted, purged) = BackgroundWorker::transaction(|| {
+        crate::housekeeping::round(batch).unwrap_or_else(|e| crate::errors::raise(e))
+    });
+    if expired + i64::from(promoted) + purged > 0 {
+        log!(
+            "gym_booking: {expired} waitlist entr(ies) expired, {promoted} athlete(s) promoted, \
+             {purged} old event(s) purged in database \"{db}\""
+        );
+    }
     outcome.store(DONE, Ordering::SeqCst);
 }
 

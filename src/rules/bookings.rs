@@ -10,7 +10,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use super::{fire, Op, Outcome, TriggerResult};
+use super::{fire, lock_order, waitlist, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
 use crate::identity::{self, Account, Actor};
 use crate::plans::{self, Sql};
@@ -67,11 +67,56 @@ static ATHLETE_IN_SLOT: Sql = Sql {
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
+// The cancellation window is the studio's setting (60 minutes unless changed).
 static SLOT_TIMING: Sql = Sql {
-    text:
-        "SELECT cancelled_at IS NOT NULL, statement_timestamp() > start_at - interval '60 minutes',
-                  end_at <= statement_timestamp(), start_at::text
-             FROM gym_booking.slots WHERE id = $1",
+    text: "SELECT s.cancelled_at IS NOT NULL,
+                  statement_timestamp() > s.start_at - st.cancellation_window,
+                  s.end_at <= statement_timestamp(),
+                  to_char(s.start_at AT TIME ZONE st.time_zone, 'YYYY-MM-DD HH24:MI')
+                      || ' (' || st.time_zone || ')',
+                  extract(epoch FROM st.cancellation_window)::bigint
+             FROM gym_booking.slots AS s, gym_booking.studio_settings AS st WHERE s.id = $1",
+    args: &[pg_sys::UUIDOID],
+};
+
+// Bookers of one athlete take turns when the studio limits upcoming bookings: counting and
+// booking must not interleave. A transaction-scoped advisory lock on the athlete (the class
+// is this extension's: 'gymb'), taken after the slot.
+const ATHLETE_LIMIT_LOCK_CLASS: i32 = 0x6779_6d62;
+
+static LOCK_ATHLETE_LIMIT: Sql = Sql {
+    text: "SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2::text))",
+    args: &[pg_sys::INT4OID, pg_sys::UUIDOID],
+};
+
+static TRY_LOCK_ATHLETE_LIMIT: Sql = Sql {
+    text: "SELECT pg_catalog.pg_try_advisory_xact_lock($1, pg_catalog.hashtext($2::text))",
+    args: &[pg_sys::INT4OID, pg_sys::UUIDOID],
+};
+
+/// The athlete's reserved bookings of slots that have not started (latest snapshot).
+static UPCOMING_OF: Sql = Sql {
+    text: "SELECT count(*) FROM gym_booking.bookings AS b
+             JOIN gym_booking.slots AS s ON s.id = b.slot_id
+            WHERE b.user_id = $1 AND b.status = 'reserved' AND s.start_at > statement_timestamp()",
+    args: &[pg_sys::UUIDOID],
+};
+
+// A cancellation holds its slot (a freed place goes to the waitlist under that lock).
+static TRY_LOCK_SLOT: Sql = Sql {
+    text: "SELECT FROM gym_booking.slots WHERE id = $1 FOR UPDATE SKIP LOCKED",
+    args: &[pg_sys::UUIDOID],
+};
+
+static SLOT_EXISTS: Sql = Sql {
+    text: "SELECT FROM gym_booking.slots WHERE id = $1",
+    args: &[pg_sys::UUIDOID],
+};
+
+static LOCK_SLOT_OF_BOOKING: Sql = Sql {
+    text: "SELECT FROM gym_booking.slots AS s
+            WHERE s.id = (SELECT b.slot_id FROM gym_booking.bookings AS b WHERE b.id = $1)
+              FOR UPDATE OF s",
     args: &[pg_sys::UUIDOID],
 };
 
@@ -108,29 +153,24 @@ fn lock_athlete_and_slot(sql: &Sql, args: &[pgrx::Uuid; 2]) -> RuleResult<Option
     })
 }
 
-/// The locks of `take_place` for a change that already holds its booking: taken when free,
-/// tried again after a short, growing pause while another transaction holds them (a booker of
-/// the same slot, normally, for a few milliseconds), and refused with 55P03 after
-/// `OUT_OF_ORDER_PATIENCE_MS`. Never queued behind the holder, so never part of a circle.
-fn wait_out_of_order(args: &[pgrx::Uuid; 2]) -> RuleResult<Option<AthleteAndSlot>> {
+/// Runs `try_take` (which takes locks only when they are free) until it succeeds, pausing a
+/// little longer each time while another transaction holds them (a booker of the same slot,
+/// normally, for a few milliseconds), and refuses with 55P03 after `OUT_OF_ORDER_PATIENCE_MS`.
+/// For a change that already holds its booking: never queued behind the holder, so never part
+/// of a circle. `try_take` answers `Some(None)` when what it locks does not exist.
+fn patiently<T>(
+    mut try_take: impl FnMut() -> RuleResult<Option<Option<T>>>,
+) -> RuleResult<Option<T>> {
     let (mut waited_ms, mut pause_ms) = (0, 1);
     loop {
-        if let Some(locked) = lock_athlete_and_slot(&TRY_LOCK_ATHLETE_AND_SLOT, args)? {
-            return Ok(Some(locked));
-        }
-        let exists = plans::run(
-            &ATHLETE_AND_SLOT_EXIST,
-            &[args[0].into(), args[1].into()],
-            |t| Ok(!t.is_empty()),
-        )?;
-        if !exists {
-            return Ok(None);
+        if let Some(taken) = try_take()? {
+            return Ok(taken);
         }
         if waited_ms >= OUT_OF_ORDER_PATIENCE_MS {
             return Err(RuleError::Busy {
                 message: "the slot is being changed by another transaction: try again".into(),
-                hint: "gym_booking.book_slot() re-activates a booking without meeting this: it \
-                       takes the slot before the booking and waits its turn.",
+                hint: "gym_booking.book_slot() and cancel_booking() do not meet this: they \
+                       take the slot before the booking and wait their turn.",
             });
         }
         // SAFETY: plain sleep; interrupts (a cancel, statement_timeout) are served right after.
@@ -139,6 +179,55 @@ fn wait_out_of_order(args: &[pgrx::Uuid; 2]) -> RuleResult<Option<AthleteAndSlot
         waited_ms += pause_ms;
         pause_ms = (pause_ms * 2).min(50);
     }
+}
+
+/// The locks of `take_place` for a change that already holds its booking.
+fn wait_out_of_order(args: &[pgrx::Uuid; 2]) -> RuleResult<Option<AthleteAndSlot>> {
+    patiently(|| {
+        if let Some(locked) = lock_athlete_and_slot(&TRY_LOCK_ATHLETE_AND_SLOT, args)? {
+            return Ok(Some(Some(locked)));
+        }
+        let exists = plans::run(
+            &ATHLETE_AND_SLOT_EXIST,
+            &[args[0].into(), args[1].into()],
+            |t| Ok(!t.is_empty()),
+        )?;
+        Ok((!exists).then_some(None))
+    })
+}
+
+/// The slot of a booking being cancelled, for a change that already holds the booking.
+fn take_slot_out_of_order(slot: pgrx::Uuid) -> RuleResult<()> {
+    patiently(|| {
+        if plans::execute(&TRY_LOCK_SLOT, &[slot.into()])? == 1 {
+            return Ok(Some(Some(())));
+        }
+        let exists = plans::execute(&SLOT_EXISTS, &[slot.into()])? == 1;
+        Ok((!exists).then_some(None))
+    })?;
+    Ok(())
+}
+
+/// Takes the athlete's limit lock (see `ATHLETE_LIMIT_LOCK_CLASS`), waiting for it.
+fn lock_athlete_limit(athlete: pgrx::Uuid) -> RuleResult<()> {
+    plans::execute(
+        &LOCK_ATHLETE_LIMIT,
+        &[ATHLETE_LIMIT_LOCK_CLASS.into(), athlete.into()],
+    )?;
+    Ok(())
+}
+
+/// Takes the athlete's limit lock if it is free (a promotion, which holds a slot, never waits).
+pub fn try_lock_athlete_limit(athlete: pgrx::Uuid) -> RuleResult<bool> {
+    Ok(plans::one::<bool>(
+        &TRY_LOCK_ATHLETE_LIMIT,
+        &[ATHLETE_LIMIT_LOCK_CLASS.into(), athlete.into()],
+    )? == Some(true))
+}
+
+/// The athlete's upcoming reserved bookings, counted on the latest committed state.
+pub fn upcoming_of(athlete: pgrx::Uuid) -> RuleResult<i64> {
+    plans::latest_i64(&UPCOMING_OF, &[athlete])
 }
 
 /// Takes a place in the slot for the athlete, or refuses: locks the athlete's row and the
@@ -179,34 +268,91 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
         });
     }
     let capacity = capacity.unwrap_or(0);
-    if plans::latest_i64(&RESERVED_IN_SLOT, &[slot_id])? < i64::from(capacity) {
-        return Ok(());
+    let promotion = waitlist::promoting(slot_id, user_id);
+    // The gym booking for an athlete (an app admin, service_role, the DBA) is exempt from the
+    // studio's windows and limits; a promotion is the athlete's own booking made by the system.
+    let exempt = !promotion && Actor::current()?.is_privileged();
+    let terms = waitlist::terms(slot_id)?
+        .ok_or_else(|| RuleError::Internal("the slot of a booking vanished".into()))?;
+    if !exempt {
+        terms.window()?;
     }
-    // A second insert of a place the athlete already holds (their own double tap): the
-    // unique key answers it (ON CONFLICT in book_slot), not "full" while they hold a place.
-    if newcomer && plans::latest_i64(&ATHLETE_IN_SLOT, &[slot_id, user_id])? > 0 {
-        return Ok(());
+    let reserved = plans::latest_i64(&RESERVED_IN_SLOT, &[slot_id])?;
+    if reserved >= i64::from(capacity) {
+        // A second insert of a place the athlete already holds (their own double tap): the
+        // unique key answers it (ON CONFLICT in book_slot), not "full" while they hold a place.
+        if newcomer && plans::latest_i64(&ATHLETE_IN_SLOT, &[slot_id, user_id])? > 0 {
+            return Ok(());
+        }
+        return Err(RuleError::SlotFull { capacity });
     }
-    Err(RuleError::SlotFull { capacity })
+    if let (Some(limit), false) = (terms.max_upcoming, exempt) {
+        if newcomer {
+            lock_athlete_limit(user_id)?;
+        } else {
+            patiently(|| Ok(try_lock_athlete_limit(user_id)?.then_some(Some(()))))?;
+        }
+        if upcoming_of(user_id)? >= i64::from(limit) {
+            return Err(RuleError::LimitReached { limit });
+        }
+    }
+    // A free place is not for anyone while an eligible athlete waits ahead of them.
+    if !promotion && terms.before_cutoff {
+        let held = waitlist::held_for_waitlist(slot_id, user_id)?;
+        if i64::from(capacity) - reserved <= held {
+            return Err(RuleError::HeldForWaitlist { waiting: held });
+        }
+    }
+    Ok(())
 }
 
 /// reserved -> cancelled: the owner until 60 minutes before the start; the gym any time;
 /// always when the slot itself was cancelled or the change is the system's.
 fn check_cancel(slot_id: pgrx::Uuid) -> RuleResult<()> {
+    // The freed place goes to the waitlist under the slot's lock: cancellations and joins (and
+    // bookers) of one slot take turns. The API and the cascades hold the slot already.
+    take_slot_out_of_order(slot_id)?;
     if system::active() {
         return Ok(());
     }
     let timing = plans::run(&SLOT_TIMING, &[slot_id.into()], |t| {
         let t = t.first();
-        Ok((t.get::<bool>(1)?, t.get::<bool>(2)?, t.get::<String>(4)?))
+        Ok((
+            t.get::<bool>(1)?,
+            t.get::<bool>(2)?,
+            t.get::<String>(4)?,
+            t.get::<i64>(5)?,
+        ))
     })?;
-    let (slot_cancelled, too_late, start_at) = timing;
+    let (slot_cancelled, too_late, start_at, window) = timing;
     if slot_cancelled == Some(true) || too_late != Some(true) || Actor::current()?.is_admin() {
         return Ok(());
     }
     Err(RuleError::TooLateToCancel {
         start_at: start_at.unwrap_or_default(),
+        window: span(window.unwrap_or(3600)),
     })
+}
+
+/// A span of seconds as a person says it: "60 minutes" (the seed's words), "2 hours", "1 day".
+fn span(seconds: i64) -> String {
+    let minutes = seconds / 60;
+    let (n, unit) = match minutes {
+        m if m >= 1440 && m % 1440 == 0 => (m / 1440, "day"),
+        m if m > 60 && m % 60 == 0 => (m / 60, "hour"),
+        m => (m, "minute"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Takes the slot of a booking before the booking itself (the lock order), for the API's
+/// cancellation: the rules then find the slot held and never wait out of order. Locks nothing
+/// for a booking that does not exist.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn lock_booking_slot(booking_id: pgrx::Uuid) {
+    lock_order::lock_writer().unwrap_or_else(|e| crate::errors::raise(e));
+    plans::execute(&LOCK_SLOT_OF_BOOKING, &[booking_id.into()])
+        .unwrap_or_else(|e| crate::errors::raise(e));
 }
 
 /// reserved -> completed: by the gym (or the system), once the slot has ended.
@@ -259,7 +405,8 @@ fn on_insert(new: &Row) -> RuleResult<Outcome> {
     take_place(user_id, new.uuid("slot_id")?, true)?;
     let mut edit = RowEdit::default();
     edit.set_micros(new, "status_changed_at", statement_now())?;
-    edit.set(new, "auto_processed", Some(false))?;
+    // The system's booking (a promotion from the waitlist) is auto_processed.
+    edit.set(new, "auto_processed", Some(system::active()))?;
     Ok(Outcome::Edit(edit))
 }
 

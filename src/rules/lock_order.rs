@@ -5,8 +5,9 @@
 //!    new slot's trainer: FOR SHARE, by `slots_normalize`; an account being deleted or
 //!    changed: the UPDATE's own row lock);
 //! 2. `slots` rows (a booking's slot FOR UPDATE; the slot an UPDATE changes);
-//! 3. `bookings` rows;
-//! 4. what hangs off them: `booking_status_history`, `activity_logs` (inserts only).
+//! 3. `waitlist_entries` rows (joining, leaving, promotion, expiry);
+//! 4. `bookings` rows;
+//! 5. what hangs off them: `booking_status_history`, `activity_logs`, `events` (inserts only).
 //!
 //! One path cannot keep the order: an UPDATE of a booking that needs its slot (a direct
 //! re-activation, cancelled -> reserved), because PostgreSQL locks the row an UPDATE changes
@@ -51,7 +52,8 @@ thread_local! {
     static HELD: std::cell::Cell<Option<(u64, pgrx::Uuid)>> = const { std::cell::Cell::new(None) };
 }
 
-fn lock_writer() -> RuleResult<()> {
+/// Takes the writer's own users row (FOR SHARE), once per transaction.
+pub fn lock_writer() -> RuleResult<()> {
     let Some(writer) = identity::claimed_user_id()? else {
         return Ok(()); // The system, a DBA, service_role without a sub: no row to name.
     };

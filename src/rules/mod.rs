@@ -8,12 +8,15 @@
 pub mod audit;
 pub mod bookings;
 pub mod directory;
+pub mod events;
 pub mod lock_order;
 pub mod retention;
+pub mod settings;
 pub mod slots;
 pub mod timestamps;
 pub mod trainer;
 pub mod users;
+pub mod waitlist;
 
 use std::convert::Infallible;
 

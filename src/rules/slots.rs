@@ -6,7 +6,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use super::bookings::RESERVED_IN_SLOT;
-use super::{fire, Fired, Op, Outcome, TriggerResult};
+use super::{events, fire, waitlist, Fired, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
 use crate::identity::Actor;
 use crate::plans::{self, Sql};
@@ -266,11 +266,14 @@ fn slots_delete_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
 #[pg_trigger]
 fn slots_cancel_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
+        let new = fired.new_row()?;
+        let slot = new.uuid("id")?;
+        // Told by whoever cancelled it, before the cascade (the system's) takes the places away.
+        let by = events::by(None, new.get::<pgrx::Uuid>("trainer_id")?)?;
         let _system = SystemChange::begin();
-        plans::execute(
-            &CANCEL_RESERVED_BOOKINGS,
-            &[fired.new_row()?.uuid("id")?.into()],
-        )?;
+        events::slot_event(slot, "slot_cancelled", by, "{}")?;
+        waitlist::expire_slot(slot)?;
+        plans::execute(&CANCEL_RESERVED_BOOKINGS, &[slot.into()])?;
         Ok(Outcome::Proceed)
     })
 }

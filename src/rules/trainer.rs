@@ -39,6 +39,12 @@ static BOOKINGS_FOLLOW: Sql = Sql {
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
+static ENTRIES_FOLLOW: Sql = Sql {
+    text: "UPDATE gym_booking.waitlist_entries SET trainer_id = $2
+            WHERE slot_id = $1 AND trainer_id IS DISTINCT FROM $2",
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
+};
+
 static HISTORY_FOLLOWS: Sql = Sql {
     text: "UPDATE gym_booking.booking_status_history AS h SET trainer_id = $2
              FROM gym_booking.bookings AS b
@@ -74,7 +80,9 @@ fn applying_as_replica() -> bool {
 fn trainer_of(fired: &Fired) -> RuleResult<Option<pgrx::Uuid>> {
     let row = fired.new_row()?;
     match fired.table.as_str() {
-        "bookings" => plans::one(&SLOT_TRAINER, &[row.uuid("slot_id")?.into()]),
+        "bookings" | "waitlist_entries" => {
+            plans::one(&SLOT_TRAINER, &[row.uuid("slot_id")?.into()])
+        }
         "booking_status_history" => plans::one(&BOOKING_TRAINER, &[row.uuid("booking_id")?.into()]),
         "activity_logs" => match row.text("entity_type")?.as_deref() {
             Some("slot") => plans::one(&SLOT_TRAINER, &[row.uuid("entity_id")?.into()]),
@@ -108,8 +116,13 @@ fn slot_trainer_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
         let new = fired.new_row()?;
         let (slot, trainer) = (new.uuid("id")?, new.uuid("trainer_id")?);
-        // Bookings first (the lock order: slots, then bookings, then what hangs off them).
-        for sql in [&BOOKINGS_FOLLOW, &HISTORY_FOLLOWS, &LOG_FOLLOWS] {
+        // The lock order: slots, then waitlist entries, then bookings, then what hangs off them.
+        for sql in [
+            &ENTRIES_FOLLOW,
+            &BOOKINGS_FOLLOW,
+            &HISTORY_FOLLOWS,
+            &LOG_FOLLOWS,
+        ] {
             plans::execute(sql, &[slot.into(), trainer.into()])?;
         }
         Ok(Outcome::Proceed)

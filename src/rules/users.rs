@@ -42,6 +42,26 @@ static CANCEL_FUTURE_BOOKINGS: Sql = Sql {
     args: &[pg_sys::UUIDOID],
 };
 
+// The slots of the bookings about to be cancelled, before the bookings (the lock order: a
+// cancellation hands its place to the waitlist under the slot's lock).
+static LOCK_SLOTS_OF_FUTURE_BOOKINGS: Sql = Sql {
+    text: "SELECT FROM gym_booking.slots AS s
+            WHERE s.id = ANY (ARRAY(SELECT b.slot_id FROM gym_booking.bookings AS b
+                                     WHERE b.user_id = $1 AND b.status = 'reserved'))
+              AND s.start_at > statement_timestamp()
+            ORDER BY s.id
+              FOR UPDATE OF s",
+    args: &[pg_sys::UUIDOID],
+};
+
+// A deleted account waits for nothing any more.
+static REMOVE_FROM_WAITLISTS: Sql = Sql {
+    text:
+        "UPDATE gym_booking.waitlist_entries SET state = 'removed', ended_at = statement_timestamp()
+            WHERE user_id = $1 AND state = 'waiting'",
+    args: &[pg_sys::UUIDOID],
+};
+
 static CANCEL_FUTURE_SLOTS: Sql = Sql {
     text: "UPDATE gym_booking.slots SET cancelled_at = statement_timestamp()
             WHERE trainer_id = $1 AND cancelled_at IS NULL AND start_at > statement_timestamp()",
@@ -164,8 +184,12 @@ fn users_soft_delete_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a
     fire(trigger, |fired| {
         let id = fired.new_row()?.uuid("id")?;
         let _system = SystemChange::begin();
-        plans::execute(&CANCEL_FUTURE_BOOKINGS, &[id.into()])?;
+        // Slots of the trainer's own first (users, slots, entries, bookings), then the
+        // athlete's places and their slots.
         plans::execute(&CANCEL_FUTURE_SLOTS, &[id.into()])?;
+        plans::execute(&LOCK_SLOTS_OF_FUTURE_BOOKINGS, &[id.into()])?;
+        plans::execute(&REMOVE_FROM_WAITLISTS, &[id.into()])?;
+        plans::execute(&CANCEL_FUTURE_BOOKINGS, &[id.into()])?;
         Ok(Outcome::Proceed)
     })
 }

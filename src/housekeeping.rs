@@ -1,0 +1,60 @@
+//! The studio's housekeeping, done by the background worker after completing past bookings
+//! (and callable by the gym, e.g. from a cron job): waitlists of slots that have started
+//! expire, places still free go to athletes still waiting, old events are purged.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::errors::{raise, RuleError, RuleResult};
+use crate::identity::Actor;
+use crate::plans::{self, Sql};
+use crate::rules::waitlist;
+
+// Delivered events once the retention has passed since delivery; undelivered ones once it has
+// passed since they were written (nobody is delivering them). In batches.
+static PURGE_EVENTS: Sql = Sql {
+    text: "WITH old AS (
+               SELECT e.id FROM gym_booking.events AS e, gym_booking.studio_settings AS st
+                WHERE coalesce(e.delivered_at, e.created_at) < statement_timestamp() - st.event_retention
+                LIMIT $1
+                  FOR UPDATE OF e SKIP LOCKED)
+           DELETE FROM gym_booking.events AS e USING old WHERE e.id = old.id",
+    args: &[pg_sys::INT4OID],
+};
+
+static INSTALLED: Sql = Sql {
+    text: "SELECT pg_catalog.to_regclass('gym_booking.waitlist_entries') IS NOT NULL",
+    args: &[],
+};
+
+pub fn purge(max_rows: i32) -> RuleResult<i64> {
+    if max_rows < 1 {
+        return Err(RuleError::invalid("max_rows must be at least 1"));
+    }
+    if !Actor::current()?.is_privileged() {
+        return Err(RuleError::NotAllowed {
+            message: "only the gym purges events".into(),
+            hint: Some("Run it as service_role, an app admin, or from the background worker."),
+        });
+    }
+    Ok(plans::execute(&PURGE_EVENTS, &[max_rows.into()])? as i64)
+}
+
+/// Deletes events older than the `event_retention` setting (delivered: since delivery), at
+/// most `max_rows` of them; returns how many. Call again until it returns 0.
+#[pg_extern(volatile, parallel_unsafe)]
+fn purge_events(max_rows: default!(i32, 10000)) -> i64 {
+    purge(max_rows).unwrap_or_else(|e| raise(e))
+}
+
+/// One round of housekeeping, in the worker's transaction: (expired entries, promotions,
+/// purged events). Nothing for a database whose extension is older than 0.2.0.
+pub fn round(batch: i32) -> RuleResult<(i64, i32, i64)> {
+    if plans::one::<bool>(&INSTALLED, &[])? != Some(true) {
+        return Ok((0, 0, 0));
+    }
+    let expired = waitlist::expire_all()?;
+    let promoted = waitlist::promote_all()?;
+    let purged = purge(batch)?;
+    Ok((expired, promoted, purged))
+}

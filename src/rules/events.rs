@@ -1,0 +1,163 @@
+//! Events: a transactional outbox. Every change a person should hear about writes one row in
+//! `events`, in the same transaction as the change, and `NOTIFY gym_booking_events` (with the
+//! recipient's id) goes out when that transaction commits, never before and never for a change
+//! rolled back. A payload holds only what its recipient may see.
+//!
+//! Who changed a booking decides what its athlete is told: their own change or the gym's (a
+//! trainer, an admin) as `booking_confirmed` / `booking_cancelled` with `by`; the system's
+//! cascades tell it themselves (`slot_cancelled` before a cancelled slot's bookings go, a
+//! promotion as `waitlist_promoted`), and a deleted account is told nothing.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use super::{fire, Op, Outcome, TriggerResult};
+use crate::errors::RuleResult;
+use crate::identity::Actor;
+use crate::plans::{self, Sql};
+use crate::system;
+
+// One statement: the event and its notification (delivered at commit; PostgreSQL folds equal
+// notifications of one transaction into one).
+static BOOKING_EVENT: Sql = Sql {
+    text: "WITH e AS (
+               INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
+               SELECT $1, $2::gym_booking.event_kind, s.id, $4,
+                      jsonb_build_object('start_at', s.start_at, 'end_at', s.end_at, 'by', $5::text),
+                      statement_timestamp()
+                 FROM gym_booking.slots AS s
+                 JOIN gym_booking.users AS u ON u.id = $1 AND u.deleted_at IS NULL
+                WHERE s.id = $3
+               RETURNING recipient_id)
+           SELECT pg_catalog.pg_notify('gym_booking_events', e.recipient_id::text) FROM e",
+    args: &[
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+        pg_sys::UUIDOID,
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+    ],
+};
+
+// Everyone holding a place in the slot (before its cancellation takes them away, or after a
+// change to it): one event each.
+static SLOT_EVENT: Sql = Sql {
+    text: "WITH e AS (
+               INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
+               SELECT b.user_id, $2::gym_booking.event_kind, s.id, b.id,
+                      jsonb_build_object('start_at', s.start_at, 'end_at', s.end_at, 'by', $3::text)
+                          || $4::jsonb,
+                      statement_timestamp()
+                 FROM gym_booking.slots AS s
+                 JOIN gym_booking.bookings AS b ON b.slot_id = s.id AND b.status = 'reserved'
+                 JOIN gym_booking.users AS u ON u.id = b.user_id AND u.deleted_at IS NULL
+                WHERE s.id = $1
+               RETURNING recipient_id)
+           SELECT pg_catalog.pg_notify('gym_booking_events', e.recipient_id::text) FROM e",
+    args: &[
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+    ],
+};
+
+/// Who made a change, as its recipient is told: themselves, the slot's trainer, the gym, or
+/// the system.
+pub fn by(athlete: Option<pgrx::Uuid>, trainer: Option<pgrx::Uuid>) -> RuleResult<&'static str> {
+    if system::active() {
+        return Ok("system");
+    }
+    let actor = Actor::current()?;
+    Ok(match actor.user_id {
+        Some(id) if Some(id) == athlete => "athlete",
+        Some(id) if Some(id) == trainer => "trainer",
+        _ if actor.is_admin() || !actor.client => "admin",
+        _ => "athlete",
+    })
+}
+
+/// One event about a booking to its athlete (nothing to a deleted account).
+pub fn booking_event(
+    kind: &str,
+    athlete: pgrx::Uuid,
+    slot: pgrx::Uuid,
+    booking: pgrx::Uuid,
+    by: &str,
+) -> RuleResult<()> {
+    plans::execute(
+        &BOOKING_EVENT,
+        &[
+            athlete.into(),
+            kind.into(),
+            slot.into(),
+            booking.into(),
+            by.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// One event to every athlete holding a place in the slot; `extra` is a JSON object merged
+/// into each payload.
+pub fn slot_event(slot: pgrx::Uuid, kind: &str, by: &str, extra: &str) -> RuleResult<()> {
+    plans::execute(
+        &SLOT_EVENT,
+        &[slot.into(), kind.into(), by.into(), extra.into()],
+    )?;
+    Ok(())
+}
+
+/// AFTER INSERT OR UPDATE OF status on bookings: the athlete hears of their booking made,
+/// re-activated or cancelled by a person. The system's own changes (cascades, completion,
+/// promotion) write their events themselves, or none.
+#[pg_trigger]
+fn booking_events<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, |fired| {
+        if system::active() {
+            return Ok(Outcome::Proceed);
+        }
+        let new = fired.new_row()?;
+        let status = new.text("status")?;
+        let kind = match (fired.op, status.as_deref()) {
+            (Op::Update, _) if !fired.changed("status")? => return Ok(Outcome::Proceed),
+            (_, Some("reserved")) => "booking_confirmed",
+            (Op::Update, Some("cancelled")) => "booking_cancelled",
+            _ => return Ok(Outcome::Proceed),
+        };
+        let athlete = new.uuid("user_id")?;
+        let by = by(Some(athlete), new.get::<pgrx::Uuid>("trainer_id")?)?;
+        booking_event(kind, athlete, new.uuid("slot_id")?, new.uuid("id")?, by)?;
+        Ok(Outcome::Proceed)
+    })
+}
+
+/// AFTER UPDATE on slots, when its trainer or notes changed (its times cannot change while it
+/// has bookings): every athlete holding a place hears of it.
+#[pg_trigger]
+fn slot_changed_events<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    fire(trigger, |fired| {
+        let (old, new) = (fired.old_row()?, fired.new_row()?);
+        if !new.is_null("cancelled_at")? {
+            return Ok(Outcome::Proceed);
+        }
+        let mut changed = serde_json::Map::new();
+        for column in ["trainer_id", "notes"] {
+            if !new.same(old, column)? {
+                changed.insert(
+                    column.to_string(),
+                    new.text(column)?
+                        .map_or(serde_json::Value::Null, serde_json::Value::String),
+                );
+            }
+        }
+        if changed.is_empty() {
+            return Ok(Outcome::Proceed);
+        }
+        let trainer = new.get::<pgrx::Uuid>("trainer_id")?;
+        let by = by(None, trainer)?;
+        let extra = serde_json::json!({ "changed": changed }).to_string();
+        slot_event(new.uuid("id")?, "slot_changed", by, &extra)?;
+        Ok(Outcome::Proceed)
+    })
+}
