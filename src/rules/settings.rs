@@ -89,12 +89,44 @@ fn studio_settings_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     })
 }
 
+/// Intervals written as ISO 8601 ("PT2H", "P30D") until dropped, whatever the session's
+/// IntervalStyle: the history reads the same from every client.
+struct IsoIntervals(i32);
+
+impl IsoIntervals {
+    fn enter() -> IsoIntervals {
+        // SAFETY: a GUC nest level popped in Drop, as fmgr_security_definer does.
+        unsafe {
+            let level = pg_sys::NewGUCNestLevel();
+            pg_sys::set_config_option(
+                c"intervalstyle".as_ptr(),
+                c"iso_8601".as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+            IsoIntervals(level)
+        }
+    }
+}
+
+impl Drop for IsoIntervals {
+    fn drop(&mut self) {
+        // SAFETY: restores what enter() saved.
+        unsafe { pg_sys::AtEOXact_GUC(true, self.0) };
+    }
+}
+
 /// AFTER UPDATE on studio_settings: one history row naming each changed setting.
 #[pg_trigger]
 fn studio_settings_history<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
         let (old, new) = (fired.old_row()?, fired.new_row()?);
         let mut changed = serde_json::Map::new();
+        let iso = IsoIntervals::enter();
         for setting in SETTINGS {
             if !new.same(old, setting)? {
                 let value = |text: Option<String>| {
@@ -107,6 +139,7 @@ fn studio_settings_history<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> 
                 );
             }
         }
+        drop(iso);
         if changed.is_empty() {
             return Ok(Outcome::Proceed);
         }

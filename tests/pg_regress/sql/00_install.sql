@@ -14,7 +14,7 @@ SELECT t.typname AS type, string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder)
  WHERE t.typnamespace = 'gym_booking'::regnamespace
  GROUP BY t.typname ORDER BY t.typname;
 
--- The six tables, and what each is for.
+-- The tables, and what each is for.
 SELECT c.relname AS table, obj_description(c.oid, 'pg_class') AS purpose
   FROM pg_class c
  WHERE c.relnamespace = 'gym_booking'::regnamespace AND c.relkind = 'r'
