@@ -46,6 +46,8 @@ mod rule_tests;
 #[cfg(any(test, feature = "pg_test"))]
 mod rule_tests_people;
 #[cfg(any(test, feature = "pg_test"))]
+mod studio_tests;
+#[cfg(any(test, feature = "pg_test"))]
 mod test_support;
 
 /// Required by `cargo pgrx test`; must be visible at the crate root.
