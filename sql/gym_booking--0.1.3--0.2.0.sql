@@ -626,7 +626,10 @@ REVOKE EXECUTE ON FUNCTION
     join_waitlist(uuid), leave_waitlist(uuid), my_waitlist(),
     claim_events(integer, interval), ack_events(bigint[]),
     available_slots(timestamptz, timestamptz, uuid),
-    available_slots_counted(timestamptz, timestamptz, uuid)
+    available_slots_counted(timestamptz, timestamptz, uuid),
+    studio_settings_guard(), studio_settings_history(), studio_settings_replace(),
+    booking_ends_waiting(), booking_frees_place(), slot_grows(), booking_events(),
+    slot_changed_events()
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     available_slots(timestamptz, timestamptz, uuid),
