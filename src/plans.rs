@@ -230,8 +230,12 @@ pub fn one<T: FromDatum + IntoDatum>(
     })
 }
 
-/// An `int8` computed by `sql` (a count, an exists as 0/1) on the latest committed state.
-pub fn latest_i64(sql: &Sql, args: &[pgrx::Uuid]) -> RuleResult<i64> {
+/// Runs `sql` on the latest committed state (and the transaction's own writes), returning
+/// each row's columns as text (uuids, booleans: what the callers need). `tcount` 0: all rows.
+/// A read-write execution, so an UPDATE, or a SELECT ... FOR UPDATE, may run so too: under
+/// REPEATABLE READ it then finds rows committed after the transaction's snapshot (as
+/// PostgreSQL's foreign-key checks do), which the rules must not miss.
+pub fn latest(sql: &Sql, args: &[pgrx::Uuid], tcount: i64) -> RuleResult<Vec<Vec<Option<String>>>> {
     let _owner = AsOwner::enter()?;
     Spi::connect_mut(|_client| unsafe {
         let plan = match PREPARED_RAW.with(|p| p.borrow().get(sql.text).copied()) {
@@ -267,14 +271,39 @@ pub fn latest_i64(sql: &Sql, args: &[pgrx::Uuid]) -> RuleResult<i64> {
             std::ptr::null_mut(),
             false,
             true,
-            1,
+            tcount,
         );
-        if rc != pg_sys::SPI_OK_SELECT as i32 || pg_sys::SPI_processed != 1 {
+        if rc < 0 {
             return Err(RuleError::Internal(format!("{} returned {rc}", sql.text)));
         }
         let table = pg_sys::SPI_tuptable;
-        let mut is_null = false;
-        let datum = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut is_null);
-        Ok(i64::from_datum(datum, is_null).unwrap_or(0))
+        let mut rows = Vec::new();
+        if !table.is_null() {
+            let natts = (*(*table).tupdesc).natts;
+            for i in 0..pg_sys::SPI_processed as usize {
+                let tuple = *(*table).vals.add(i);
+                let mut row = Vec::new();
+                for col in 1..=natts {
+                    let text = pg_sys::SPI_getvalue(tuple, (*table).tupdesc, col);
+                    row.push((!text.is_null()).then(|| {
+                        std::ffi::CStr::from_ptr(text)
+                            .to_string_lossy()
+                            .into_owned()
+                    }));
+                }
+                rows.push(row);
+            }
+        }
+        Ok(rows)
     })
+}
+
+/// An `int8` computed by `sql` (a count, an exists as 0/1) on the latest committed state.
+pub fn latest_i64(sql: &Sql, args: &[pgrx::Uuid]) -> RuleResult<i64> {
+    let rows = latest(sql, args, 1)?;
+    let value = rows.first().and_then(|r| r.first()).cloned().flatten();
+    value
+        .ok_or_else(|| RuleError::Internal(format!("{} returned no row", sql.text)))?
+        .parse::<i64>()
+        .map_err(|e| RuleError::Internal(e.to_string()))
 }

@@ -188,7 +188,8 @@ fn users_soft_delete_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a
         // athlete's places and their slots.
         plans::execute(&CANCEL_FUTURE_SLOTS, &[id.into()])?;
         plans::execute(&LOCK_SLOTS_OF_FUTURE_BOOKINGS, &[id.into()])?;
-        plans::execute(&REMOVE_FROM_WAITLISTS, &[id.into()])?;
+        // On the latest committed state: entries joined after a REPEATABLE READ snapshot too.
+        plans::latest(&REMOVE_FROM_WAITLISTS, &[id], 0)?;
         plans::execute(&CANCEL_FUTURE_BOOKINGS, &[id.into()])?;
         Ok(Outcome::Proceed)
     })

@@ -123,10 +123,10 @@ static WAITING_IN_ORDER: Sql = Sql {
 
 // The entry and its athlete's row, only when nobody else holds them (and the entry still waits).
 static TAKE_WAITER: Sql = Sql {
-    text: "SELECT u.deleted_at IS NULL
+    text: "SELECT u.id
              FROM gym_booking.waitlist_entries AS w
              JOIN gym_booking.users AS u ON u.id = w.user_id
-            WHERE w.id = $1 AND w.state = 'waiting'
+            WHERE w.id = $1 AND w.state = 'waiting' AND u.deleted_at IS NULL
               FOR UPDATE OF w SKIP LOCKED FOR SHARE OF u SKIP LOCKED",
     args: &[pg_sys::UUIDOID],
 };
@@ -142,6 +142,24 @@ static BOOK_WAITER: Sql = Sql {
 };
 
 static RESERVED_IN_SLOT: &Sql = &bookings::RESERVED_IN_SLOT;
+
+/// A uuid as `plans::latest` returns it (its text).
+fn uuid(text: &Option<String>) -> RuleResult<pgrx::Uuid> {
+    let hex: String = text
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .filter_map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect();
+    pgrx::Uuid::from_slice(&bytes).map_err(RuleError::Internal)
+}
 
 thread_local! {
     /// The (slot, athlete) a promotion is booking right now: the booking rule lets it take the
@@ -173,7 +191,9 @@ impl Drop for Promoting {
 /// Books the earliest eligible waiting athletes into the free places of `slot`, which the
 /// caller holds locked; returns how many were booked.
 pub fn promote(slot: pgrx::Uuid) -> RuleResult<i32> {
-    if plans::one::<i64>(&ANY_WAITING, &[slot.into()])? != Some(1) {
+    // Entries are read on the latest committed state: under REPEATABLE READ an athlete who
+    // joined after this transaction's snapshot (holding the slot before us) waits too.
+    if plans::latest_i64(&ANY_WAITING, &[slot])? != 1 {
         return Ok(0);
     }
     let Some(terms) = terms(slot)? else {
@@ -186,24 +206,16 @@ pub fn promote(slot: pgrx::Uuid) -> RuleResult<i32> {
     if free <= 0 {
         return Ok(0);
     }
-    let waiting = plans::run(&WAITING_IN_ORDER, &[slot.into()], |t| {
-        let mut list = Vec::new();
-        for row in t {
-            if let (Some(entry), Some(athlete)) =
-                (row.get::<pgrx::Uuid>(1)?, row.get::<pgrx::Uuid>(2)?)
-            {
-                list.push((entry, athlete));
-            }
-        }
-        Ok(list)
-    })?;
+    let mut waiting = Vec::new();
+    for row in plans::latest(&WAITING_IN_ORDER, &[slot], 0)? {
+        waiting.push((uuid(&row[0])?, uuid(&row[1])?));
+    }
     let mut promoted = 0;
     for (entry, athlete) in waiting {
         if free <= 0 {
             break;
         }
-        let active = plans::one::<bool>(&TAKE_WAITER, &[entry.into()])?;
-        if active != Some(true) {
+        if plans::latest(&TAKE_WAITER, &[entry], 1)?.is_empty() {
             continue; // Someone else holds the entry or the account, or it is gone: skipped.
         }
         if let Some(limit) = terms.max_upcoming {
@@ -280,9 +292,20 @@ fn athlete(action: &str) -> RuleResult<pgrx::Uuid> {
     Ok(me)
 }
 
+static ACTIVE: Sql = Sql {
+    text: "SELECT count(*) FROM gym_booking.users WHERE id = $1 AND deleted_at IS NULL",
+    args: &[pg_sys::UUIDOID],
+};
+
 fn join(slot: pgrx::Uuid) -> RuleResult<pgrx::Uuid> {
     let me = athlete("join a waitlist")?;
+    // The caller's row first (an account deletion in flight holds it), then read under it.
     lock_order::lock_writer()?;
+    if plans::latest_i64(&ACTIVE, &[me])? != 1 {
+        return Err(RuleError::NotBookable {
+            reason: "the athlete's account has been deleted",
+        });
+    }
     if plans::execute(&LOCK_SLOT, &[slot.into()])? == 0 {
         return Err(RuleError::NotFound {
             what: format!("slot {slot}"),
@@ -312,8 +335,8 @@ fn join(slot: pgrx::Uuid) -> RuleResult<pgrx::Uuid> {
         });
     }
     terms.window()?;
-    if let Some(entry) = plans::one::<pgrx::Uuid>(&OWN_ENTRY, &[slot.into(), me.into()])? {
-        return Ok(entry); // Joining twice is joining once.
+    if let Some(row) = plans::latest(&OWN_ENTRY, &[slot, me], 1)?.first() {
+        return uuid(&row[0]); // Joining twice is joining once.
     }
     if plans::latest_i64(&HOLDS_PLACE, &[slot, me])? > 0 {
         return Err(RuleError::invalid("you already hold a place in this slot"));
@@ -340,11 +363,12 @@ fn leave(slot: pgrx::Uuid) -> RuleResult<pgrx::Uuid> {
         return Err(RuleError::not_allowed("sign in to leave a waitlist"));
     };
     lock_order::lock_writer()?;
-    plans::one::<pgrx::Uuid>(&LEAVE, &[slot.into(), me.into()])?.ok_or_else(|| {
-        RuleError::NotFound {
+    match plans::latest(&LEAVE, &[slot, me], 0)?.first() {
+        Some(row) => uuid(&row[0]),
+        None => Err(RuleError::NotFound {
             what: format!("your place on the waitlist of slot {slot}"),
-        }
-    })
+        }),
+    }
 }
 
 /// The caller joins the waitlist of a full slot; returns the entry's id. (The API's
@@ -422,7 +446,7 @@ static EXPIRE_SLOT: Sql = Sql {
 
 /// The waiting entries of a slot just cancelled expire, each with an event.
 pub fn expire_slot(slot: pgrx::Uuid) -> RuleResult<()> {
-    plans::one::<i64>(&EXPIRE_SLOT, &[slot.into()])?;
+    plans::latest(&EXPIRE_SLOT, &[slot], 0)?;
     Ok(())
 }
 
@@ -482,7 +506,8 @@ fn expire_waitlists() -> i64 {
 static END_OWN_ENTRY: Sql = Sql {
     text: "UPDATE gym_booking.waitlist_entries
               SET state = 'promoted', ended_at = statement_timestamp(), booking_id = $3
-            WHERE slot_id = $1 AND user_id = $2 AND state = 'waiting'",
+            WHERE slot_id = $1 AND user_id = $2 AND state = 'waiting'
+           RETURNING id",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
@@ -492,14 +517,8 @@ static END_OWN_ENTRY: Sql = Sql {
 fn booking_ends_waiting<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
         let new = fired.new_row()?;
-        plans::execute(
-            &END_OWN_ENTRY,
-            &[
-                new.uuid("slot_id")?.into(),
-                new.uuid("user_id")?.into(),
-                new.uuid("id")?.into(),
-            ],
-        )?;
+        let args = [new.uuid("slot_id")?, new.uuid("user_id")?, new.uuid("id")?];
+        plans::latest(&END_OWN_ENTRY, &args, 0)?;
         Ok(Outcome::Proceed)
     })
 }
