@@ -1,7 +1,8 @@
 //! A busy studio, every kind of caller at once (issue 16): athletes book, cancel, book again,
-//! read and delete their accounts; trainers create, resize, move and cancel their slots; an
-//! app admin cancels bookings, completes them, deletes accounts and changes roles; the back
-//! office (`service_role`) completes past bookings and signs new athletes up. Every request is
+//! join and leave waitlists, read and delete their accounts; trainers create, resize, move and
+//! cancel their slots; an app admin cancels bookings, completes them, deletes accounts, changes
+//! roles and the studio's settings; the back office (`service_role`) completes past bookings,
+//! signs new athletes up and runs the waitlist sweep (issue 12). Every request is
 //! what PostgREST sends (`postgrest_request`: one READ COMMITTED transaction, role and JWT
 //! claims by `set_config`, never retried), on 36 real connections released together by a
 //! barrier, for a bounded time.
@@ -69,14 +70,14 @@ const HOT: u64 = 8;
 /// never retries), XX... (internal errors), and whatever nobody documented.
 const REFUSALS: &[&str] = &[
     "23P01", "27000", "23000", "23001", "22023", "42501", "42704", "22004", "23514", "23505",
-    "23503", "23502", "22008",
+    "23503", "23502", "22008", "44000", "22000", "21000", "0A000",
 ];
 const NOT_A_DB_ERROR: &str = "not a database error";
 const OK: &str = "ok";
 /// A request that succeeded but matched no row (say, a resize of a slot RLS hides).
 const NO_ROW: &str = "ok, no row";
 /// How many kinds of request the sessions make; each must succeed at least once.
-const OPERATIONS: usize = 19;
+const OPERATIONS: usize = 23;
 
 #[derive(Clone, Debug)]
 struct Booking {
@@ -103,6 +104,8 @@ struct Studio {
     signed_up: Mutex<Vec<String>>,
     deleted: Mutex<Vec<String>>,
     cancelled: Mutex<Vec<String>>,
+    /// Waitlist entries join_waitlist returned (entry id, slot, athlete).
+    waiting: Mutex<Vec<(String, String, String)>>,
     completed: AtomicI64,
     tally: Mutex<Tally>,
 }
@@ -231,9 +234,11 @@ impl Session<'_> {
         // A booking to cancel or book again: theirs, whoever made it.
         let mine = pick(&mut self.rng, &self.studio.bookings);
         match (self.rng.below(1000), mine) {
-            (0..=299, _) => self.book(&me),
+            (0..=259, _) => self.book(&me),
+            (260..=299, _) => self.join_waitlist(&me),
             (300..=499, Some(booking)) => self.cancel("athlete cancels", &booking, &booking.user),
-            (500..=629, Some(booking)) => self.book_again(&booking),
+            (500..=609, Some(booking)) => self.book_again(&booking),
+            (610..=629, _) => self.leave_waitlist(),
             (630..=719, _) => self.read(
                 "athlete reads my_bookings",
                 Some(&me),
@@ -323,7 +328,8 @@ impl Session<'_> {
                     self.cancel("admin cancels booking", &booking, &admin);
                 }
             }
-            35..=54 => self.complete("admin completes", Some(&admin)),
+            35..=51 => self.complete("admin completes", Some(&admin)),
+            52..=54 => self.change_settings(&admin),
             // Mostly an athlete's account, now and then a trainer's.
             55..=59 => match self.rng.below(5) {
                 0 => self.admin_deletes_account(&admin, trainer),
@@ -355,6 +361,13 @@ impl Session<'_> {
     fn back_office_turn(&mut self) {
         match self.rng.below(10) {
             0 => self.sign_up(),
+            1 => {
+                let sql = "SELECT gym_booking.promote_waitlists()";
+                let path = "POST /rpc/promote_waitlists";
+                self.request("back office sweeps waitlists", None, path, |tx| {
+                    tx.query_one(sql, &[])
+                });
+            }
             _ => self.complete("back office completes", None),
         }
     }
@@ -384,6 +397,65 @@ impl Session<'_> {
             ));
         }
         self.studio.bookings.lock().unwrap().push(booking);
+    }
+
+    /// Joins the waitlist of a slot (full ones mostly: the hot slots are the booked ones).
+    fn join_waitlist(&mut self, athlete: &str) {
+        let Some(slot) = pick(&mut self.rng, &self.studio.slots) else {
+            return;
+        };
+        let sql = "SELECT id::text, state::text FROM gym_booking.join_waitlist($1::text::uuid)";
+        let path = "POST /rpc/join_waitlist";
+        let Some(row) = self.request("athlete joins waitlist", Some(athlete), path, |tx| {
+            tx.query_one(sql, &[&slot.id])
+        }) else {
+            return;
+        };
+        let (id, state): (String, String) = (row.get(0), row.get(1));
+        // Joining twice is joining once; a promotion may already have ended the entry when
+        // the same athlete's other request asks again, never in this one.
+        if state != "waiting" {
+            self.anomaly(format!("join_waitlist({}) by {athlete}: {state}", slot.id));
+        }
+        let entry = (id, slot.id.clone(), athlete.to_string());
+        self.studio.waiting.lock().unwrap().push(entry);
+    }
+
+    /// Leaves a waitlist someone joined (still waiting or not).
+    fn leave_waitlist(&mut self) {
+        let Some((_, slot, athlete)) = pick(&mut self.rng, &self.studio.waiting) else {
+            return;
+        };
+        let sql = "SELECT state::text FROM gym_booking.leave_waitlist($1::text::uuid)";
+        let path = "POST /rpc/leave_waitlist";
+        let answer = self.request("athlete leaves waitlist", Some(&athlete), path, |tx| {
+            tx.query_one(sql, &[&slot])
+        });
+        if let Some(state) = answer.map(|row| row.get::<_, String>(0)) {
+            if state != "left" {
+                self.anomaly(format!("leave_waitlist({slot}) by {athlete}: {state}"));
+            }
+        }
+    }
+
+    /// The app admin changes the studio's cancellation window and waitlist settings (limits
+    /// and booking windows stay off: every waiting athlete is eligible, which the checks use).
+    fn change_settings(&mut self, admin: &str) {
+        let (window, cutoff, max) = (
+            self.rng.between(30, 90),
+            self.rng.between(0, 120),
+            self.rng.between(0, 6),
+        );
+        let sql = "UPDATE gym_booking.studio_settings
+                      SET cancellation_window = $1::int * interval '1 minute',
+                          waitlist_cutoff = nullif($2::int, 0) * interval '1 minute',
+                          waitlist_max = nullif($3::int, 0)";
+        self.update(
+            "admin changes settings",
+            admin,
+            sql,
+            &[&window, &cutoff, &max],
+        );
     }
 
     /// Booking a slot booked before re-activates that same row (or finds it still reserved).
