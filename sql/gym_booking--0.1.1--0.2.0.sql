@@ -1051,6 +1051,9 @@ ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_events ON events
     FOR SELECT TO authenticated USING (recipient_id = (SELECT active_user_id()));
 
+-- Sequences: nobody's but the owner's (the rules draw from them), as every sequence here.
+REVOKE ALL ON SEQUENCE waitlist_queue, events_id_seq, studio_settings_history_id_seq FROM PUBLIC;
+
 -- The API (as sql/studio_api.sql, and sql/api.sql for what changed) ------------------------
 -- cancel_booking takes the booking's slot first (the lock order: the freed place goes to the
 -- waitlist under the slot's lock).

@@ -42,3 +42,6 @@ GRANT SELECT ON events TO authenticated, service_role;
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_events ON events
     FOR SELECT TO authenticated USING (recipient_id = (SELECT active_user_id()));
+
+-- Sequences: nobody's but the owner's (the rules draw from them), as every sequence here.
+REVOKE ALL ON SEQUENCE waitlist_queue, events_id_seq, studio_settings_history_id_seq FROM PUBLIC;

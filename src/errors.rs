@@ -5,6 +5,7 @@
 //! another trigger's SPI call on its way to the client. PostgREST turns each code into an
 //! HTTP status (README, "Errors"): 42501 is 403 (401 for anon), the rest here are 400.
 
+use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::PgSqlErrorCode;
 
@@ -210,9 +211,10 @@ impl From<RuleError> for ErrorReport {
                 })
                 .set_hint("Join the waitlist with gym_booking.join_waitlist()."),
             RuleError::WaitlistFull { max } => report
-                .set_detail(format!(
-                    "{max} athletes are waiting, the most this studio allows."
-                ))
+                .set_detail(match max {
+                    1 => "1 athlete is waiting, the most this studio allows.".to_string(),
+                    n => format!("{n} athletes are waiting, the most this studio allows."),
+                })
                 .set_hint("Choose another slot."),
             RuleError::NotFound { .. } | RuleError::Unsupported { .. } => report,
             RuleError::OutOfRange { .. } => {
@@ -227,6 +229,14 @@ impl From<RuleError> for ErrorReport {
 }
 
 pub type RuleResult<T> = Result<T, RuleError>;
+
+/// A function that writes, called in a read-only transaction (on a hot standby, say): refused
+/// with PostgreSQL's own 25006, as a plain UPDATE would be, before it takes any lock (a row
+/// lock on a standby is an internal error).
+pub fn refuse_if_read_only(what: &std::ffi::CStr) {
+    // SAFETY: raises an ERROR in a read-only transaction; returns otherwise.
+    unsafe { pg_sys::PreventCommandIfReadOnly(what.as_ptr()) }
+}
 
 /// Raises a refusal as a PostgreSQL ERROR with its SQLSTATE, DETAIL and HINT.
 pub fn raise(e: RuleError) -> ! {

@@ -44,6 +44,7 @@ pub fn purge(max_rows: i32) -> RuleResult<i64> {
 /// most `max_rows` of them; returns how many. Call again until it returns 0.
 #[pg_extern(volatile, parallel_unsafe)]
 fn purge_events(max_rows: default!(i32, 10000)) -> i64 {
+    crate::errors::refuse_if_read_only(c"purge_events()");
     purge(max_rows).unwrap_or_else(|e| raise(e))
 }
 

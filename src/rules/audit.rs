@@ -155,7 +155,12 @@ fn activity_log<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
         if fields.is_empty() {
             return Ok(Outcome::Proceed);
         }
-        let actor = Actor::current()?;
+        let mut actor = Actor::current()?;
+        if super::waitlist::in_promotion() {
+            // The system's booking: it names nobody (the canceller must not learn who).
+            actor.user_id = None;
+            actor.role = None;
+        }
         let metadata = json!({
             "db_role": outer_role_name(),
             "source": if system::active() { "system" } else { "client" },

@@ -10,7 +10,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use super::{fire, lock_order, waitlist, Op, Outcome, TriggerResult};
+use super::{fire, lock_order, settings, waitlist, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
 use crate::identity::{self, Account, Actor};
 use crate::plans::{self, Sql};
@@ -19,11 +19,19 @@ use crate::system;
 
 // The athlete's row FOR SHARE first (it waits for an account deletion in flight, whose
 // cascade would miss this booking), then the slot FOR UPDATE (bookers of one slot take turns):
-// one statement, the locks taken in that order.
+// one statement, the locks taken in that order; with what the studio's settings say about
+// booking the slot now (the settings row is read, not locked).
 static LOCK_ATHLETE_AND_SLOT: Sql = Sql {
     text: "SELECT u.deleted_at IS NULL, u.role::text,
-                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp()
-             FROM gym_booking.users AS u, gym_booking.slots AS s
+                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
+                  statement_timestamp() < s.start_at - st.booking_opens_before,
+                  st.booking_closes_before > interval '0'
+                      AND statement_timestamp() >= s.start_at - st.booking_closes_before,
+                  st.max_upcoming_bookings,
+                  statement_timestamp()
+                      < s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window)
+             FROM gym_booking.users AS u, gym_booking.slots AS s,
+                  gym_booking.studio_settings AS st
             WHERE u.id = $1 AND s.id = $2
               FOR SHARE OF u FOR UPDATE OF s",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
@@ -37,8 +45,15 @@ static LOCK_ATHLETE_AND_SLOT: Sql = Sql {
 // when they are not (`wait_out_of_order`).
 static TRY_LOCK_ATHLETE_AND_SLOT: Sql = Sql {
     text: "SELECT u.deleted_at IS NULL, u.role::text,
-                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp()
-             FROM gym_booking.users AS u, gym_booking.slots AS s
+                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
+                  statement_timestamp() < s.start_at - st.booking_opens_before,
+                  st.booking_closes_before > interval '0'
+                      AND statement_timestamp() >= s.start_at - st.booking_closes_before,
+                  st.max_upcoming_bookings,
+                  statement_timestamp()
+                      < s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window)
+             FROM gym_booking.users AS u, gym_booking.slots AS s,
+                  gym_booking.studio_settings AS st
             WHERE u.id = $1 AND s.id = $2
               FOR SHARE OF u SKIP LOCKED FOR UPDATE OF s SKIP LOCKED",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
@@ -47,6 +62,28 @@ static TRY_LOCK_ATHLETE_AND_SLOT: Sql = Sql {
 static ATHLETE_AND_SLOT_EXIST: Sql = Sql {
     text:
         "SELECT FROM gym_booking.users AS u, gym_booking.slots AS s WHERE u.id = $1 AND s.id = $2",
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
+};
+
+// The same, for a database still at a release before 0.2.0 (no studio settings: see
+// `settings::installed`): always within the window, no limit, no waitlist.
+static LOCK_ATHLETE_AND_SLOT_01: Sql = Sql {
+    text: "SELECT u.deleted_at IS NULL, u.role::text,
+                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
+                  false, false, NULL::integer, false
+             FROM gym_booking.users AS u, gym_booking.slots AS s
+            WHERE u.id = $1 AND s.id = $2
+              FOR SHARE OF u FOR UPDATE OF s",
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
+};
+
+static TRY_LOCK_ATHLETE_AND_SLOT_01: Sql = Sql {
+    text: "SELECT u.deleted_at IS NULL, u.role::text,
+                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
+                  false, false, NULL::integer, false
+             FROM gym_booking.users AS u, gym_booking.slots AS s
+            WHERE u.id = $1 AND s.id = $2
+              FOR SHARE OF u SKIP LOCKED FOR UPDATE OF s SKIP LOCKED",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
@@ -68,6 +105,14 @@ static ATHLETE_IN_SLOT: Sql = Sql {
 };
 
 // The cancellation window is the studio's setting (60 minutes unless changed).
+static SLOT_TIMING_01: Sql = Sql {
+    text:
+        "SELECT cancelled_at IS NOT NULL, statement_timestamp() > start_at - interval '60 minutes',
+                  end_at <= statement_timestamp(), start_at::text, 3600::bigint
+             FROM gym_booking.slots WHERE id = $1",
+    args: &[pg_sys::UUIDOID],
+};
+
 static SLOT_TIMING: Sql = Sql {
     text: "SELECT s.cancelled_at IS NOT NULL,
                   statement_timestamp() > s.start_at - st.cancellation_window,
@@ -127,13 +172,18 @@ static RECORD_HISTORY: Sql = Sql {
     args: &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::UUIDOID, pg_sys::BOOLOID],
 };
 
-type AthleteAndSlot = (
-    Option<bool>,
-    Option<String>,
-    Option<i16>,
-    Option<bool>,
-    Option<bool>,
-);
+/// The athlete and the slot, read under their locks.
+struct AthleteAndSlot {
+    active: bool,
+    role: Option<String>,
+    capacity: i16,
+    cancelled: bool,
+    started: bool,
+    /// Outside the studio's booking window (not open yet, or closed).
+    outside_window: bool,
+    max_upcoming: Option<i32>,
+    before_cutoff: bool,
+}
 
 /// Locks the athlete's row and the slot; `None` when either does not exist or (with
 /// `TRY_LOCK_ATHLETE_AND_SLOT`) either is locked by another transaction.
@@ -143,13 +193,16 @@ fn lock_athlete_and_slot(sql: &Sql, args: &[pgrx::Uuid; 2]) -> RuleResult<Option
             return Ok(None);
         }
         let t = t.first();
-        Ok(Some((
-            t.get::<bool>(1)?,
-            t.get::<String>(2)?,
-            t.get::<i16>(3)?,
-            t.get::<bool>(4)?,
-            t.get::<bool>(5)?,
-        )))
+        Ok(Some(AthleteAndSlot {
+            active: t.get::<bool>(1)? == Some(true),
+            role: t.get::<String>(2)?,
+            capacity: t.get::<i16>(3)?.unwrap_or(0),
+            cancelled: t.get::<bool>(4)? == Some(true),
+            started: t.get::<bool>(5)? == Some(true),
+            outside_window: t.get::<bool>(6)? == Some(true) || t.get::<bool>(7)? == Some(true),
+            max_upcoming: t.get::<i32>(8)?,
+            before_cutoff: t.get::<bool>(9)? == Some(true),
+        }))
     })
 }
 
@@ -184,7 +237,12 @@ fn patiently<T>(
 /// The locks of `take_place` for a change that already holds its booking.
 fn wait_out_of_order(args: &[pgrx::Uuid; 2]) -> RuleResult<Option<AthleteAndSlot>> {
     patiently(|| {
-        if let Some(locked) = lock_athlete_and_slot(&TRY_LOCK_ATHLETE_AND_SLOT, args)? {
+        let sql = if settings::installed() {
+            &TRY_LOCK_ATHLETE_AND_SLOT
+        } else {
+            &TRY_LOCK_ATHLETE_AND_SLOT_01
+        };
+        if let Some(locked) = lock_athlete_and_slot(sql, args)? {
             return Ok(Some(Some(locked)));
         }
         let exists = plans::run(
@@ -235,47 +293,52 @@ pub fn upcoming_of(athlete: pgrx::Uuid) -> RuleResult<i64> {
 fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleResult<()> {
     let args = [user_id, slot_id];
     let locked = if newcomer {
-        lock_athlete_and_slot(&LOCK_ATHLETE_AND_SLOT, &args)?
+        let sql = if settings::installed() {
+            &LOCK_ATHLETE_AND_SLOT
+        } else {
+            &LOCK_ATHLETE_AND_SLOT_01
+        };
+        lock_athlete_and_slot(sql, &args)?
     } else {
         wait_out_of_order(&args)?
     };
     // No such athlete or slot: the foreign keys report it.
-    let Some((active, role, capacity, cancelled, started)) = locked else {
+    let Some(locked) = locked else {
         return Ok(());
     };
-    let active = active == Some(true);
+    let capacity = locked.capacity;
     // Read under lock, so at least as fresh as what the caller's look-up would read.
     if identity::claimed_user_id()? == Some(user_id) {
         identity::remember(Account {
             id: user_id,
-            role,
-            active,
+            role: locked.role.clone(),
+            active: locked.active,
         });
     }
-    if !active {
+    if !locked.active {
         return Err(RuleError::NotBookable {
             reason: "the athlete's account has been deleted",
         });
     }
-    if cancelled == Some(true) {
+    if locked.cancelled {
         return Err(RuleError::NotBookable {
             reason: "it has been cancelled",
         });
     }
-    if started == Some(true) {
+    if locked.started {
         return Err(RuleError::NotBookable {
             reason: "it has already started",
         });
     }
-    let capacity = capacity.unwrap_or(0);
     let promotion = waitlist::promoting(slot_id, user_id);
     // The gym booking for an athlete (an app admin, service_role, the DBA) is exempt from the
     // studio's windows and limits; a promotion is the athlete's own booking made by the system.
     let exempt = !promotion && Actor::current()?.is_privileged();
-    let terms = waitlist::terms(slot_id)?
-        .ok_or_else(|| RuleError::Internal("the slot of a booking vanished".into()))?;
-    if !exempt {
-        terms.window()?;
+    if locked.outside_window && !exempt {
+        // The refusal says when, in the studio's time.
+        if let Some(terms) = waitlist::terms(slot_id)? {
+            terms.window()?;
+        }
     }
     let reserved = plans::latest_i64(&RESERVED_IN_SLOT, &[slot_id])?;
     if reserved >= i64::from(capacity) {
@@ -286,7 +349,7 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
         }
         return Err(RuleError::SlotFull { capacity });
     }
-    if let (Some(limit), false) = (terms.max_upcoming, exempt) {
+    if let (Some(limit), false) = (locked.max_upcoming, exempt) {
         if newcomer {
             lock_athlete_limit(user_id)?;
         } else {
@@ -297,7 +360,7 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
         }
     }
     // A free place is not for anyone while an eligible athlete waits ahead of them.
-    if !promotion && terms.before_cutoff {
+    if !promotion && locked.before_cutoff && settings::installed() {
         let held = waitlist::held_for_waitlist(slot_id, user_id)?;
         if i64::from(capacity) - reserved <= held {
             return Err(RuleError::HeldForWaitlist { waiting: held });
@@ -315,7 +378,12 @@ fn check_cancel(slot_id: pgrx::Uuid) -> RuleResult<()> {
     if system::active() {
         return Ok(());
     }
-    let timing = plans::run(&SLOT_TIMING, &[slot_id.into()], |t| {
+    let timing_sql = if settings::installed() {
+        &SLOT_TIMING
+    } else {
+        &SLOT_TIMING_01
+    };
+    let timing = plans::run(timing_sql, &[slot_id.into()], |t| {
         let t = t.first();
         Ok((
             t.get::<bool>(1)?,
@@ -350,6 +418,7 @@ fn span(seconds: i64) -> String {
 /// for a booking that does not exist.
 #[pg_extern(volatile, strict, parallel_unsafe)]
 fn lock_booking_slot(booking_id: pgrx::Uuid) {
+    crate::errors::refuse_if_read_only(c"cancel_booking()");
     lock_order::lock_writer().unwrap_or_else(|e| crate::errors::raise(e));
     plans::execute(&LOCK_SLOT_OF_BOOKING, &[booking_id.into()])
         .unwrap_or_else(|e| crate::errors::raise(e));
@@ -365,9 +434,12 @@ fn check_complete(slot_id: pgrx::Uuid) -> RuleResult<()> {
             ),
         });
     }
-    let ended = plans::run(&SLOT_TIMING, &[slot_id.into()], |t| {
-        t.first().get::<bool>(3)
-    })?;
+    let timing_sql = if settings::installed() {
+        &SLOT_TIMING
+    } else {
+        &SLOT_TIMING_01
+    };
+    let ended = plans::run(timing_sql, &[slot_id.into()], |t| t.first().get::<bool>(3))?;
     if ended != Some(true) {
         return Err(RuleError::invalid(
             "a booking can be completed only after its slot has ended",
@@ -469,7 +541,11 @@ fn bookings_delete_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
 fn booking_status_history<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
         let (old, new) = (fired.old_row()?, fired.new_row()?);
-        let changed_by = Actor::current()?.user_id;
+        // A promotion is the system's: it names nobody (the canceller must not learn who).
+        let changed_by = match waitlist::in_promotion() {
+            true => None,
+            false => Actor::current()?.user_id,
+        };
         plans::execute(
             &RECORD_HISTORY,
             &[

@@ -52,6 +52,7 @@ static SLOT_EVENT: Sql = Sql {
                  JOIN gym_booking.bookings AS b ON b.slot_id = s.id AND b.status = 'reserved'
                  JOIN gym_booking.users AS u ON u.id = b.user_id AND u.deleted_at IS NULL
                 WHERE s.id = $1
+                ORDER BY b.user_id
                RETURNING recipient_id)
            SELECT pg_catalog.pg_notify('gym_booking_events', e.recipient_id::text) FROM e",
     args: &[

@@ -34,9 +34,11 @@ const SETTINGS: &[&str] = &[
 ];
 
 // The same list PostgreSQL's own AT TIME ZONE accepts by name, minus abbreviations and POSIX
-// offsets ("UTC+3" means three hours *west*): an IANA name, which follows daylight saving.
+// offsets ("UTC+3" means three hours *west*): an IANA name, which follows daylight saving. Not
+// "localtime" (whatever the server's clock says) nor the tz database's internal names.
 static KNOWN_TIME_ZONE: Sql = Sql {
-    text: "SELECT count(*) FROM pg_catalog.pg_timezone_names WHERE name = $1",
+    text: "SELECT count(*) FROM pg_catalog.pg_timezone_names
+            WHERE name = $1 AND name NOT IN ('localtime', 'posixrules', 'Factory')",
     args: &[pg_sys::TEXTOID],
 };
 
@@ -51,6 +53,20 @@ static RECORD_CHANGE: Sql = Sql {
            VALUES (statement_timestamp(), $1, $2::gym_booking.user_role, $3::jsonb)",
     args: &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID],
 };
+
+/// Whether this database's gym_booking is 0.2.0 or later (has the studio's tables). A server
+/// runs the newest library for every database, and a database keeps its older release until
+/// `ALTER EXTENSION gym_booking UPDATE`: until then the rules keep that release's behaviour
+/// (no settings, waitlists or events; the seed's 60-minute window), so installing the package
+/// never breaks a database that has not been updated yet. Two catalog cache look-ups.
+pub fn installed() -> bool {
+    // SAFETY: syscache look-ups by name; a missing schema or table answers InvalidOid.
+    unsafe {
+        let schema = pg_sys::get_namespace_oid(c"gym_booking".as_ptr(), true);
+        schema != pg_sys::InvalidOid
+            && pg_sys::get_relname_relid(c"studio_settings".as_ptr(), schema) != pg_sys::InvalidOid
+    }
+}
 
 thread_local! {
     /// Set while `studio_settings_replace` removes the old row for a new one.

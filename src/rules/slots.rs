@@ -6,7 +6,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use super::bookings::RESERVED_IN_SLOT;
-use super::{events, fire, waitlist, Fired, Op, Outcome, TriggerResult};
+use super::{events, fire, settings, waitlist, Fired, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
 use crate::identity::Actor;
 use crate::plans::{self, Sql};
@@ -271,8 +271,10 @@ fn slots_cancel_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
         // Told by whoever cancelled it, before the cascade (the system's) takes the places away.
         let by = events::by(None, new.get::<pgrx::Uuid>("trainer_id")?)?;
         let _system = SystemChange::begin();
-        events::slot_event(slot, "slot_cancelled", by, "{}")?;
-        waitlist::expire_slot(slot)?;
+        if settings::installed() {
+            events::slot_event(slot, "slot_cancelled", by, "{}")?;
+            waitlist::expire_slot(slot)?;
+        }
         plans::execute(&CANCEL_RESERVED_BOOKINGS, &[slot.into()])?;
         Ok(Outcome::Proceed)
     })

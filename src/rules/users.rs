@@ -189,7 +189,9 @@ fn users_soft_delete_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a
         plans::execute(&CANCEL_FUTURE_SLOTS, &[id.into()])?;
         plans::execute(&LOCK_SLOTS_OF_FUTURE_BOOKINGS, &[id.into()])?;
         // On the latest committed state: entries joined after a REPEATABLE READ snapshot too.
-        plans::latest(&REMOVE_FROM_WAITLISTS, &[id], 0)?;
+        if super::settings::installed() {
+            plans::latest(&REMOVE_FROM_WAITLISTS, &[id], 0)?;
+        }
         plans::execute(&CANCEL_FUTURE_BOOKINGS, &[id.into()])?;
         Ok(Outcome::Proceed)
     })

@@ -127,6 +127,7 @@ static TAKE_WAITER: Sql = Sql {
              FROM gym_booking.waitlist_entries AS w
              JOIN gym_booking.users AS u ON u.id = w.user_id
             WHERE w.id = $1 AND w.state = 'waiting' AND u.deleted_at IS NULL
+              AND u.role <> 'trainer'
               FOR UPDATE OF w SKIP LOCKED FOR SHARE OF u SKIP LOCKED",
     args: &[pg_sys::UUIDOID],
 };
@@ -166,6 +167,11 @@ thread_local! {
     /// place the waitlist holds, and checks it as the athlete's own booking otherwise.
     static PROMOTING: std::cell::Cell<Option<(pgrx::Uuid, pgrx::Uuid)>> =
         const { std::cell::Cell::new(None) };
+}
+
+/// Whether a promotion is being made now (its writes name nobody: see the audit log).
+pub fn in_promotion() -> bool {
+    PROMOTING.with(|p| p.get()).is_some()
 }
 
 /// Whether the booking of `athlete` in `slot` being made now is a promotion.
@@ -284,10 +290,15 @@ fn athlete(action: &str) -> RuleResult<pgrx::Uuid> {
     let Some(me) = identity::claimed_user_id()? else {
         return Err(RuleError::not_allowed(format!("sign in to {action}")));
     };
-    if !Actor::current()?.active {
+    let actor = Actor::current()?;
+    if !actor.active {
         return Err(RuleError::NotBookable {
             reason: "the athlete's account has been deleted",
         });
+    }
+    // As row-level security refuses a trainer's booking (they teach classes, not take them).
+    if actor.role.as_deref() == Some("trainer") {
+        return Err(RuleError::not_allowed("trainers do not join waitlists"));
     }
     Ok(me)
 }
@@ -375,12 +386,14 @@ fn leave(slot: pgrx::Uuid) -> RuleResult<pgrx::Uuid> {
 /// `join_waitlist` returns the entry itself.)
 #[pg_extern(volatile, strict, parallel_unsafe)]
 fn waitlist_join(slot_id: pgrx::Uuid) -> pgrx::Uuid {
+    crate::errors::refuse_if_read_only(c"join_waitlist()");
     join(slot_id).unwrap_or_else(|e| raise(e))
 }
 
 /// The caller leaves the waitlist of a slot; returns the entry's id.
 #[pg_extern(volatile, strict, parallel_unsafe)]
 fn waitlist_leave(slot_id: pgrx::Uuid) -> pgrx::Uuid {
+    crate::errors::refuse_if_read_only(c"leave_waitlist()");
     leave(slot_id).unwrap_or_else(|e| raise(e))
 }
 
@@ -491,6 +504,7 @@ pub fn expire_all() -> RuleResult<i64> {
 /// many were booked. The gym's (service_role, an app admin) and the background worker's.
 #[pg_extern(volatile, parallel_unsafe)]
 fn promote_waitlists() -> i32 {
+    crate::errors::refuse_if_read_only(c"promote_waitlists()");
     promote_all().unwrap_or_else(|e| raise(e))
 }
 
@@ -498,6 +512,7 @@ fn promote_waitlists() -> i32 {
 /// event); returns how many. The gym's and the background worker's.
 #[pg_extern(volatile, parallel_unsafe)]
 fn expire_waitlists() -> i64 {
+    crate::errors::refuse_if_read_only(c"expire_waitlists()");
     expire_all().unwrap_or_else(|e| raise(e))
 }
 

@@ -9,8 +9,8 @@
 //! after every known id in it has been replaced by its label. A case's rows are compared as a
 //! sorted list, so the order a query happens to return does not matter.
 //!
-//! After every case the runner takes a snapshot of all six tables as the superuser (count
-//! and md5 of the ordered rows, per table) and compares it with the seed's: a read or a
+//! After every case the runner takes a snapshot of every table as the superuser (count and
+//! md5 of the ordered rows, per table) and compares it with the seed's: a read or a
 //! refused write must leave every table exactly as seeded, a successful write must change
 //! exactly the tables the case names. Then the database is put back as seeded (under
 //! `session_replication_role = replica`, so no rule fires), and every case starts from the
@@ -23,19 +23,27 @@ use serde_json::{json, Value};
 
 use crate::{postgrest_request, Caller, TestDb};
 
-/// The six tables, in the order the restore reloads them (foreign keys first).
-pub const TABLES: [&str; 6] = [
+/// The extension's tables, in the order the restore reloads them (foreign keys first): the
+/// seed's six, then release 0.2.0's settings (one row), their history, waitlist entries and
+/// the event outbox.
+pub const TABLES: [&str; 10] = [
     "users",
     "slots",
     "bookings",
     "activity_logs",
     "booking_status_history",
     "trainer_directory",
+    "studio_settings",
+    "studio_settings_history",
+    "waitlist_entries",
+    "events",
 ];
 
 /// The seed's fixed ids. Users: an app admin, trainers T and U, athletes A and B. Slots
-/// T1..T3 are T's, U1 and U2 are U's, PAST is T's and has ended. Bookings are `user@slot`.
-pub const IDS: [(&str, &str); 18] = [
+/// T1..T4 are T's, U1..U3 are U's, PAST is T's and has ended. Bookings are `user@slot`.
+/// T4 and U3 (0.2.0) have one place each, taken: B holds T4 and A waits for it; A holds U3
+/// and B waits for it, after leaving its list once. Waitlist entries are `user~slot`.
+pub const IDS: [(&str, &str); 25] = [
     ("ADM", "00000000-0000-4000-8000-000000000001"),
     ("T", "00000000-0000-4000-8000-000000000002"),
     ("U", "00000000-0000-4000-8000-000000000003"),
@@ -54,6 +62,13 @@ pub const IDS: [(&str, &str); 18] = [
     ("B@U1", "00000000-0000-4000-8000-000000000205"),
     ("A@U2", "00000000-0000-4000-8000-000000000206"),
     ("A@PAST", "00000000-0000-4000-8000-000000000207"),
+    ("T4", "00000000-0000-4000-8000-000000000111"),
+    ("U3", "00000000-0000-4000-8000-000000000112"),
+    ("B@T4", "00000000-0000-4000-8000-000000000211"),
+    ("A@U3", "00000000-0000-4000-8000-000000000212"),
+    ("A~T4", "00000000-0000-4000-8000-000000000301"),
+    ("B~U3", "00000000-0000-4000-8000-000000000302"),
+    ("B~U3.left", "00000000-0000-4000-8000-000000000303"),
 ];
 
 /// An id in no table: the JWT of an account that does not exist.
@@ -77,6 +92,11 @@ pub const HASH_MARK: &str = "seedhash";
 /// author, as if made through the app. The ended slot and its reserved booking are loaded
 /// as a restore loads them, under `session_replication_role = replica` (no rule fires:
 /// the booking is still `reserved`, and has no log row).
+///
+/// Release 0.2.0's part: the admin changes a setting (one history row); T4 and U3 fill up,
+/// A joins T4's waitlist, B joins U3's, leaves and joins again (a `left` entry and a
+/// `waiting` one). The entries get fixed ids afterwards (no rule fires). The events are what
+/// the rules wrote for all of it.
 const SEED: &str = r#"
 BEGIN;
 INSERT INTO gym_booking.users (id, email, password_hash, first_name, last_name, role, contact_email) VALUES
@@ -129,6 +149,50 @@ INSERT INTO gym_booking.slots (id, trainer_id, start_at, end_at, duration_minute
                   date_trunc('minute', now()) - interval '2 hours', 60, 4);
 INSERT INTO gym_booking.bookings (id, slot_id, user_id, status, status_changed_at) VALUES
     ({A@PAST}, {PAST}, {A}, 'reserved', now() - interval '1 day');
+COMMIT;
+
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000001", "role": "authenticated"}';
+UPDATE gym_booking.studio_settings SET timetable_horizon = interval '10 weeks';
+COMMIT;
+
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000002", "role": "authenticated"}';
+INSERT INTO gym_booking.slots (id, trainer_id, start_at, duration_minutes, capacity) VALUES
+    ({T4}, {T}, date_trunc('hour', now()) + interval '4 days', 60, 1);
+COMMIT;
+
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000003", "role": "authenticated"}';
+INSERT INTO gym_booking.slots (id, trainer_id, start_at, duration_minutes, capacity) VALUES
+    ({U3}, {U}, date_trunc('hour', now()) + interval '4 days 2 hours', 60, 1);
+COMMIT;
+
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000005", "role": "authenticated"}';
+INSERT INTO gym_booking.bookings (id, slot_id, user_id) VALUES ({B@T4}, {T4}, {B});
+COMMIT;
+
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000004", "role": "authenticated"}';
+INSERT INTO gym_booking.bookings (id, slot_id, user_id) VALUES ({A@U3}, {U3}, {A});
+SELECT gym_booking.join_waitlist({T4});
+COMMIT;
+
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000005", "role": "authenticated"}';
+SELECT gym_booking.join_waitlist({U3});
+SELECT gym_booking.leave_waitlist({U3});
+SELECT gym_booking.join_waitlist({U3});
+COMMIT;
+
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE gym_booking.waitlist_entries SET id = {A~T4} WHERE slot_id = {T4} AND user_id = {A};
+UPDATE gym_booking.waitlist_entries SET id = {B~U3.left}
+ WHERE slot_id = {U3} AND user_id = {B} AND state = 'left';
+UPDATE gym_booking.waitlist_entries SET id = {B~U3}
+ WHERE slot_id = {U3} AND user_id = {B} AND state = 'waiting';
 COMMIT;
 "#;
 
@@ -305,11 +369,13 @@ impl Fixture {
 
     /// Puts every table back as seeded; no rule fires (a restore, as a replica applies it).
     fn restore(&mut self) {
-        let mut sql = String::from(
-            "BEGIN; SET LOCAL session_replication_role = replica;
-             TRUNCATE gym_booking.users, gym_booking.slots, gym_booking.bookings,
-                      gym_booking.activity_logs, gym_booking.booking_status_history,
-                      gym_booking.trainer_directory;",
+        let mut sql = format!(
+            "BEGIN; SET LOCAL session_replication_role = replica; TRUNCATE {};",
+            TABLES
+                .iter()
+                .map(|t| format!("gym_booking.{t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         for table in TABLES {
             sql.push_str(&format!(
@@ -471,7 +537,8 @@ impl Fixture {
         }
     }
 
-    /// A password hash in a log row or the directory (as the superuser sees them).
+    /// A password hash in a log row, the directory, an event (its payload goes to a
+    /// recipient, a mail or a push) or the settings' history (as the superuser sees them).
     fn hash_leak(&mut self) -> Option<String> {
         let found: i64 = self
             .client
@@ -480,13 +547,19 @@ impl Fixture {
                     "SELECT (SELECT count(*) FROM gym_booking.activity_logs AS l
                               WHERE l::text LIKE '%{HASH_MARK}%')
                           + (SELECT count(*) FROM gym_booking.trainer_directory AS d
-                              WHERE d::text LIKE '%{HASH_MARK}%')"
+                              WHERE d::text LIKE '%{HASH_MARK}%')
+                          + (SELECT count(*) FROM gym_booking.events AS e
+                              WHERE e::text LIKE '%{HASH_MARK}%')
+                          + (SELECT count(*) FROM gym_booking.studio_settings_history AS h
+                              WHERE h::text LIKE '%{HASH_MARK}%')"
                 ),
                 &[],
             )
             .expect("look for password hashes")
             .get(0);
-        (found > 0).then(|| format!("{found} log/directory rows hold a password hash"))
+        (found > 0).then(|| {
+            format!("{found} log/directory/event/settings-history rows hold a password hash")
+        })
     }
 }
 

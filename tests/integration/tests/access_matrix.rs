@@ -10,6 +10,15 @@
 //! the changes made. Bookings are labelled `athlete@slot`, log rows `entity action by author`,
 //! history rows `booking from>to by author`.
 //!
+//! Release 0.2.0 (docs/studio-week.md): the settings row (every client reads it, only an app
+//! admin changes it, each change in its history), waitlist entries (read by the athlete, the
+//! slot's trainer and an admin; written by the API and the rules only) and the event outbox
+//! (the recipient reads their own; `service_role` claims and acknowledges through
+//! `claim_events` / `ack_events`, never by writing the table). In the seed T4 and U3 are full
+//! with one athlete waiting each, so a freed place there promotes the waiting one: the cases
+//! that free one say so by the tables they change. Entries are `user~slot`, events
+//! `recipient kind booking`.
+//!
 //! Reads assert WHICH rows the caller sees; writes assert success (with the rows returned and
 //! the tables changed) or the SQLSTATE of the refusal, and that a refused or hidden write
 //! changed nothing at all (an UPDATE/DELETE that row-level security hides affects 0 rows).
@@ -18,7 +27,11 @@
 use gym_booking_integration::access::{self, run_all, Case, Expect, Fixture};
 use gym_booking_integration::Caller;
 
-use Expect::{Refused, Rows, Writes};
+use Expect::{Refused, RefusedAny, Rows, Writes};
+
+/// Release 0.2.0's tables and API.
+#[path = "access_matrix/studio.rs"]
+mod studio;
 
 /// Refused by a grant or a policy.
 const DENIED: Expect = Refused("42501");
@@ -31,13 +44,19 @@ const BOOKINGS: &str = "bookings";
 const LOGS: &str = "activity_logs";
 const HISTORY: &str = "booking_status_history";
 const DIRECTORY: &str = "trainer_directory";
+const SETTINGS: &str = "studio_settings";
+const SETTINGS_HISTORY: &str = "studio_settings_history";
+const WAITLIST: &str = "waitlist_entries";
+const EVENTS: &str = "events";
 
 /// The callers, in the order of each row's expectations.
 const CALLERS: [&str; 7] = ["anon", "A", "B", "T", "U", "ADM", "SRV"];
 
 const ALL_USERS: &[&str] = &["ADM", "T", "U", "A", "B"];
-const ALL_SLOTS: &[&str] = &["T1", "T2", "T3", "U1", "U2", "PAST"];
-const ALL_BOOKINGS: &[&str] = &["A@T1", "B@T1", "A@T2", "B@T2", "B@U1", "A@U2", "A@PAST"];
+const ALL_SLOTS: &[&str] = &["T1", "T2", "T3", "T4", "U1", "U2", "U3", "PAST"];
+const ALL_BOOKINGS: &[&str] = &[
+    "A@T1", "B@T1", "A@T2", "B@T2", "B@U1", "A@U2", "A@PAST", "B@T4", "A@U3",
+];
 
 const ALL_LOGS: &[&str] = &[
     "ADM create by -",
@@ -60,6 +79,10 @@ const ALL_LOGS: &[&str] = &[
     "B@U1 update by B",
     "B@U1 update by B",
     "B@T2 update by ADM",
+    "T4 create by T",
+    "U3 create by U",
+    "B@T4 create by B",
+    "A@U3 create by A",
 ];
 /// What A made.
 const LOGS_A: &[&str] = &[
@@ -67,6 +90,7 @@ const LOGS_A: &[&str] = &[
     "A@T2 create by A",
     "A@U2 create by A",
     "A@T2 update by A",
+    "A@U3 create by A",
 ];
 /// What B made (not the admin's cancellation of B's booking).
 const LOGS_B: &[&str] = &[
@@ -75,6 +99,7 @@ const LOGS_B: &[&str] = &[
     "B@U1 create by B",
     "B@U1 update by B",
     "B@U1 update by B",
+    "B@T4 create by B",
 ];
 /// T's slots and the bookings of T's slots, whoever made them.
 const LOGS_T: &[&str] = &[
@@ -87,6 +112,8 @@ const LOGS_T: &[&str] = &[
     "B@T1 create by B",
     "B@T2 create by B",
     "B@T2 update by ADM",
+    "T4 create by T",
+    "B@T4 create by B",
 ];
 const LOGS_U: &[&str] = &[
     "U1 create by U",
@@ -95,6 +122,8 @@ const LOGS_U: &[&str] = &[
     "B@U1 update by B",
     "B@U1 update by B",
     "A@U2 create by A",
+    "U3 create by U",
+    "A@U3 create by A",
 ];
 
 const ALL_HISTORY: &[&str] = &[
@@ -186,16 +215,25 @@ fn tables() -> Vec<Line> {
         ]),
         // DELETE on users is the soft delete (the row stays, anonymized; the statement
         // reports 0 rows). Only the gym deletes someone else; a person deletes their own
-        // account with delete_my_account(), not with DELETE.
+        // account with delete_my_account(), not with DELETE. B's place in T4 frees: A, who
+        // waits for it, is booked (an event tells A); B's entries end as `removed`.
         checked("DELETE", "/users?id=eq.B",
             "DELETE FROM gym_booking.users WHERE id = {B} RETURNING id::text", [
             DENIED, NOTHING, NOTHING, NOTHING, NOTHING,
-            Writes(&[], &[USERS, BOOKINGS, HISTORY, LOGS]),
-            Writes(&[], &[USERS, BOOKINGS, HISTORY, LOGS]),
+            Writes(&[], &[USERS, BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            Writes(&[], &[USERS, BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
         ], "SELECT is_anonymous AND first_name = 'Anonymous user'
                   AND email = 'deleted-' || id || '@anonymized.invalid'
                   AND NOT EXISTS (SELECT FROM gym_booking.bookings
                                    WHERE user_id = {B} AND status = 'reserved')
+                  AND NOT EXISTS (SELECT FROM gym_booking.waitlist_entries
+                                   WHERE user_id = {B} AND state <> 'removed'
+                                     AND id <> {B~U3.left})
+                  AND EXISTS (SELECT FROM gym_booking.waitlist_entries w
+                                JOIN gym_booking.bookings b ON b.id = w.booking_id
+                               WHERE w.id = {A~T4} AND w.state = 'promoted'
+                                 AND b.user_id = {A} AND b.slot_id = {T4}
+                                 AND b.status = 'reserved' AND b.auto_processed)
              FROM gym_booking.users WHERE id = {B}"),
         // slots ------------------------------------------------------------------------
         line("GET", "/slots?select=id", "SELECT id FROM gym_booking.slots", [
@@ -212,13 +250,17 @@ fn tables() -> Vec<Line> {
             Writes(&["T"], &[SLOTS, LOGS]),
             Writes(&["T"], &[SLOTS, LOGS]),
         ]),
-        line("PATCH", "/slots", "UPDATE gym_booking.slots SET notes = 'Bring a towel' RETURNING id::text", [
+        // A changed slot is news to whoever holds a place in it (slot_changed events).
+        checked("PATCH", "/slots", "UPDATE gym_booking.slots SET notes = 'Bring a towel' RETURNING id::text", [
             DENIED, NOTHING, NOTHING,
-            Writes(&["T1", "T2", "T3", "PAST"], &[SLOTS, LOGS]),
-            Writes(&["U1", "U2"], &[SLOTS, LOGS]),
-            Writes(ALL_SLOTS, &[SLOTS, LOGS]),
-            Writes(ALL_SLOTS, &[SLOTS, LOGS]),
-        ]),
+            Writes(&["T1", "T2", "T3", "T4", "PAST"], &[SLOTS, LOGS, EVENTS]),
+            Writes(&["U1", "U2", "U3"], &[SLOTS, LOGS, EVENTS]),
+            Writes(ALL_SLOTS, &[SLOTS, LOGS, EVENTS]),
+            Writes(ALL_SLOTS, &[SLOTS, LOGS, EVENTS]),
+        ], "SELECT bool_and(EXISTS (SELECT FROM gym_booking.bookings b
+                                     WHERE b.id = e.booking_id AND b.user_id = e.recipient_id
+                                       AND b.status = 'reserved'))
+              FROM gym_booking.events e WHERE e.kind = 'slot_changed'"),
         line("DELETE", "/slots?id=eq.T3", "DELETE FROM gym_booking.slots WHERE id = {T3} RETURNING id::text", [
             DENIED, NOTHING, NOTHING,
             Writes(&["T3"], &[SLOTS, LOGS]),
@@ -230,13 +272,23 @@ fn tables() -> Vec<Line> {
         line("DELETE", "/slots?id=eq.T1", "DELETE FROM gym_booking.slots WHERE id = {T1} RETURNING id::text", [
             DENIED, NOTHING, NOTHING, Refused("23001"), NOTHING, Refused("23001"), Refused("23001"),
         ]),
+        // A capacity increase frees a place: A, who waits for T4, is booked in the same
+        // statement, by the system (DESIGN.md Part 2, "Waitlists").
+        checked("PATCH", "/slots?id=eq.T4",
+            "UPDATE gym_booking.slots SET capacity = 2 WHERE id = {T4} RETURNING id::text", [
+            DENIED, NOTHING, NOTHING,
+            Writes(&["T4"], &[SLOTS, BOOKINGS, LOGS, WAITLIST, EVENTS]),
+            NOTHING,
+            Writes(&["T4"], &[SLOTS, BOOKINGS, LOGS, WAITLIST, EVENTS]),
+            Writes(&["T4"], &[SLOTS, BOOKINGS, LOGS, WAITLIST, EVENTS]),
+        ], PROMOTED_A_T4),
         // bookings ---------------------------------------------------------------------
         line("GET", "/bookings?select=id", "SELECT id FROM gym_booking.bookings", [
             DENIED,
-            Rows(&["A@T1", "A@T2", "A@U2", "A@PAST"]),
-            Rows(&["B@T1", "B@T2", "B@U1"]),
-            Rows(&["A@T1", "B@T1", "A@T2", "B@T2", "A@PAST"]),
-            Rows(&["B@U1", "A@U2"]),
+            Rows(&["A@T1", "A@T2", "A@U2", "A@PAST", "A@U3"]),
+            Rows(&["B@T1", "B@T2", "B@U1", "B@T4"]),
+            Rows(&["A@T1", "B@T1", "A@T2", "B@T2", "A@PAST", "B@T4"]),
+            Rows(&["B@U1", "A@U2", "A@U3"]),
             Rows(ALL_BOOKINGS),
             Rows(ALL_BOOKINGS),
         ]),
@@ -244,35 +296,61 @@ fn tables() -> Vec<Line> {
             "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ({T3}, {me})
              RETURNING user_id::text || '@' || slot_id::text", [
             DENIED,
-            Writes(&["A@T3"], &[BOOKINGS, LOGS]),
-            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["A@T3"], &[BOOKINGS, LOGS, EVENTS]),
+            Writes(&["B@T3"], &[BOOKINGS, LOGS, EVENTS]),
             DENIED, // trainers do not book
             DENIED,
-            Writes(&["ADM@T3"], &[BOOKINGS, LOGS]),
-            Writes(&["A@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["ADM@T3"], &[BOOKINGS, LOGS, EVENTS]),
+            Writes(&["A@T3"], &[BOOKINGS, LOGS, EVENTS]),
         ]),
         line("POST", "/bookings",
             "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ({T3}, {B})
              RETURNING user_id::text || '@' || slot_id::text", [
             DENIED,
             DENIED, // not for someone else
-            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["B@T3"], &[BOOKINGS, LOGS, EVENTS]),
             DENIED,
             DENIED,
-            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
-            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["B@T3"], &[BOOKINGS, LOGS, EVENTS]),
+            Writes(&["B@T3"], &[BOOKINGS, LOGS, EVENTS]),
         ]),
+        // A full slot stays full for everyone, whoever waits (capacity binds admins and
+        // service_role too); B already holds T4's place (one booking row per slot and
+        // athlete).
+        line("POST", "/bookings",
+            "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ({T4}, {me})
+             RETURNING id::text", [
+            // (A trainer is refused either way: the capacity rule, a BEFORE trigger, runs
+            // before PostgreSQL checks the policy's WITH CHECK.)
+            DENIED, Refused("23P01"), Refused("23505"),
+            RefusedAny(&["42501", "23P01"]), RefusedAny(&["42501", "23P01"]),
+            Refused("23P01"), Refused("23P01"),
+        ]),
+        // Cancelling A@U3 books B from U3's waitlist, cancelling B@T4 books A from T4's, in
+        // the same statement: the waitlist and the events change with the bookings.
         line("PATCH", "/bookings?status=eq.reserved",
             "UPDATE gym_booking.bookings SET status = 'cancelled'
               WHERE status = 'reserved' AND slot_id <> {PAST} RETURNING id::text", [
             DENIED,
-            Writes(&["A@T1", "A@U2"], &[BOOKINGS, HISTORY, LOGS]),
-            Writes(&["B@T1", "B@U1"], &[BOOKINGS, HISTORY, LOGS]),
+            Writes(&["A@T1", "A@U2", "A@U3"], &[BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            Writes(&["B@T1", "B@U1", "B@T4"], &[BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
             NOTHING, // a trainer sees the bookings of their slots but does not change them
             NOTHING,
-            Writes(&["A@T1", "B@T1", "B@U1", "A@U2"], &[BOOKINGS, HISTORY, LOGS]),
-            Writes(&["A@T1", "B@T1", "B@U1", "A@U2"], &[BOOKINGS, HISTORY, LOGS]),
+            Writes(&["A@T1", "B@T1", "B@U1", "A@U2", "B@T4", "A@U3"],
+                   &[BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            Writes(&["A@T1", "B@T1", "B@U1", "A@U2", "B@T4", "A@U3"],
+                   &[BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
         ]),
+        // The promotion itself: B's cancellation of T4 books A, by the system, with its log
+        // row and an event to A; A's entry ends as `promoted`, naming the booking.
+        checked("PATCH", "/bookings?id=eq.B@T4",
+            "UPDATE gym_booking.bookings SET status = 'cancelled' WHERE id = {B@T4} RETURNING id::text", [
+            DENIED, NOTHING,
+            Writes(&["B@T4"], &[BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            NOTHING, NOTHING,
+            Writes(&["B@T4"], &[BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            Writes(&["B@T4"], &[BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+        ], PROMOTED_A_T4),
         // Bookings are never deleted: not even granted.
         line("DELETE", "/bookings?id=eq.A@T2", "DELETE FROM gym_booking.bookings WHERE id = {A@T2}", ALL_DENIED),
         // activity_logs ------------------------------------------------------------------
@@ -324,23 +402,37 @@ fn api() -> Vec<Line> {
         line("POST", "/rpc/book_slot",
             "SELECT user_id::text || '@' || slot_id::text FROM gym_booking.book_slot({T3})", [
             DENIED,
-            Writes(&["A@T3"], &[BOOKINGS, LOGS]),
-            Writes(&["B@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["A@T3"], &[BOOKINGS, LOGS, EVENTS]),
+            Writes(&["B@T3"], &[BOOKINGS, LOGS, EVENTS]),
             DENIED,
             DENIED,
-            Writes(&["ADM@T3"], &[BOOKINGS, LOGS]),
+            Writes(&["ADM@T3"], &[BOOKINGS, LOGS, EVENTS]),
             DENIED,
         ]),
         line("POST", "/rpc/cancel_booking",
             "SELECT id::text || ' ' || status FROM gym_booking.cancel_booking({A@T1})", [
             DENIED,
-            Writes(&["A@T1 cancelled"], &[BOOKINGS, HISTORY, LOGS]),
+            Writes(&["A@T1 cancelled"], &[BOOKINGS, HISTORY, LOGS, EVENTS]),
             Refused("42704"), // B cannot see it: not found
             DENIED,           // T sees it (their slot) but may not cancel it
             Refused("42704"),
-            Writes(&["A@T1 cancelled"], &[BOOKINGS, HISTORY, LOGS]),
+            Writes(&["A@T1 cancelled"], &[BOOKINGS, HISTORY, LOGS, EVENTS]),
             DENIED,
         ]),
+        // Cancelling A's place in U3 books B, who waits for it, in the same call.
+        checked("POST", "/rpc/cancel_booking",
+            "SELECT id::text || ' ' || status FROM gym_booking.cancel_booking({A@U3})", [
+            DENIED,
+            Writes(&["A@U3 cancelled"], &[BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            Refused("42704"),
+            Refused("42704"),
+            DENIED, // U sees it (their slot) but may not cancel it
+            Writes(&["A@U3 cancelled"], &[BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            DENIED,
+        ], "SELECT b.status = 'reserved' AND b.auto_processed AND w.state = 'promoted'
+                   AND w.booking_id = b.id
+              FROM gym_booking.bookings b, gym_booking.waitlist_entries w
+             WHERE b.slot_id = {U3} AND b.user_id = {B} AND w.id = {B~U3}"),
         line("POST", "/rpc/create_slot",
             "SELECT trainer_id::text FROM gym_booking.create_slot(
                  date_trunc('hour', now()) + interval '4 days', 45, 3, 'Kettlebells')", [
@@ -353,15 +445,34 @@ fn api() -> Vec<Line> {
         checked("POST", "/rpc/cancel_slot",
             "SELECT id::text || ' ' || (cancelled_at IS NOT NULL) FROM gym_booking.cancel_slot({T1})", [
             DENIED, DENIED, DENIED,
-            Writes(&["T1 true"], &[SLOTS, BOOKINGS, HISTORY, LOGS]),
+            Writes(&["T1 true"], &[SLOTS, BOOKINGS, HISTORY, LOGS, EVENTS]),
             DENIED,
-            Writes(&["T1 true"], &[SLOTS, BOOKINGS, HISTORY, LOGS]),
+            Writes(&["T1 true"], &[SLOTS, BOOKINGS, HISTORY, LOGS, EVENTS]),
             DENIED,
         ], "SELECT NOT EXISTS (SELECT FROM gym_booking.bookings
                                 WHERE slot_id = {T1} AND status = 'reserved')"),
+        // A cancelled slot's waiting entries expire, each with an event to its athlete.
+        checked("POST", "/rpc/cancel_slot",
+            "SELECT id::text || ' ' || (cancelled_at IS NOT NULL) FROM gym_booking.cancel_slot({T4})", [
+            DENIED, DENIED, DENIED,
+            Writes(&["T4 true"], &[SLOTS, BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            DENIED,
+            Writes(&["T4 true"], &[SLOTS, BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            DENIED,
+        ], "SELECT w.state = 'expired' AND w.ended_at IS NOT NULL
+                   AND EXISTS (SELECT FROM gym_booking.events
+                                WHERE recipient_id = {A} AND kind = 'waitlist_expired'
+                                  AND slot_id = {T4})
+                   AND EXISTS (SELECT FROM gym_booking.events
+                                WHERE recipient_id = {B} AND kind = 'slot_cancelled'
+                                  AND slot_id = {T4})
+                   AND NOT EXISTS (SELECT FROM gym_booking.bookings
+                                    WHERE slot_id = {T4} AND status = 'reserved')
+              FROM gym_booking.waitlist_entries w WHERE w.id = {A~T4}"),
         // Counts of every athlete's bookings, never who booked.
         line("GET", "/rpc/available_slots",
-            "SELECT slot_id::text || ' ' || booked || '/' || capacity FROM gym_booking.available_slots()", [
+            "SELECT slot_id::text || ' ' || booked || '/' || capacity || ' ' || available || ' ' || waiting
+               FROM gym_booking.available_slots()", [
             DENIED,
             Rows(AVAILABLE), Rows(AVAILABLE), Rows(AVAILABLE), Rows(AVAILABLE),
             Rows(AVAILABLE), Rows(AVAILABLE),
@@ -369,8 +480,9 @@ fn api() -> Vec<Line> {
         line("GET", "/rpc/my_bookings",
             "SELECT booking_id::text || ' ' || status FROM gym_booking.my_bookings()", [
             DENIED,
-            Rows(&["A@T1 reserved", "A@T2 cancelled", "A@U2 reserved", "A@PAST reserved"]),
-            Rows(&["B@T1 reserved", "B@T2 cancelled", "B@U1 reserved"]),
+            Rows(&["A@T1 reserved", "A@T2 cancelled", "A@U2 reserved", "A@PAST reserved",
+                   "A@U3 reserved"]),
+            Rows(&["B@T1 reserved", "B@T2 cancelled", "B@U1 reserved", "B@T4 reserved"]),
             NOTHING, NOTHING, NOTHING, NOTHING,
         ]),
         checked("POST", "/rpc/complete_past_bookings", "SELECT gym_booking.complete_past_bookings()", [
@@ -380,13 +492,19 @@ fn api() -> Vec<Line> {
         ], "SELECT status = 'completed' AND auto_processed FROM gym_booking.bookings WHERE id = {A@PAST}"),
         checked("POST", "/rpc/delete_my_account", "SELECT gym_booking.delete_my_account()", [
             DENIED,
-            Writes(&[""], &[USERS, BOOKINGS, HISTORY, LOGS]),
-            Writes(&[""], &[USERS, BOOKINGS, HISTORY, LOGS]),
-            Writes(&[""], &[USERS, SLOTS, BOOKINGS, HISTORY, LOGS, DIRECTORY]),
-            Writes(&[""], &[USERS, SLOTS, BOOKINGS, HISTORY, LOGS, DIRECTORY]),
+            // An athlete's places free (U3's books B, T4's books A) and their entries end
+            // as `removed`; a trainer's slots are cancelled, their waiting entries expire.
+            Writes(&[""], &[USERS, BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            Writes(&[""], &[USERS, BOOKINGS, HISTORY, LOGS, WAITLIST, EVENTS]),
+            Writes(&[""], &[USERS, SLOTS, BOOKINGS, HISTORY, LOGS, DIRECTORY, WAITLIST, EVENTS]),
+            Writes(&[""], &[USERS, SLOTS, BOOKINGS, HISTORY, LOGS, DIRECTORY, WAITLIST, EVENTS]),
             Writes(&[""], &[USERS, LOGS]),
             DENIED,
-        ], "SELECT is_anonymous AND deleted_at IS NOT NULL FROM gym_booking.users WHERE id = {me}"),
+        ], "SELECT u.is_anonymous AND u.deleted_at IS NOT NULL
+                   AND NOT EXISTS (SELECT FROM gym_booking.waitlist_entries w
+                                    WHERE w.state = 'waiting'
+                                      AND (w.user_id = u.id OR w.trainer_id = u.id))
+              FROM gym_booking.users u WHERE u.id = {me}"),
         line("GET", "/rpc/current_user_id", "SELECT gym_booking.current_user_id()", [
             Rows(&["NULL"]), Rows(&["A"]), Rows(&["B"]), Rows(&["T"]), Rows(&["U"]),
             Rows(&["ADM"]), Rows(&["NULL"]),
@@ -394,8 +512,28 @@ fn api() -> Vec<Line> {
     ]
 }
 
-/// Future slots in the next 7 days, not cancelled: reserved / capacity.
-const AVAILABLE: &[&str] = &["T1 2/3", "T2 0/2", "T3 0/2", "U1 1/2", "U2 1/2"];
+/// Future slots in the next 7 days, not cancelled: reserved / capacity, available, waiting.
+const AVAILABLE: &[&str] = &[
+    "T1 2/3 1 0",
+    "T2 0/2 2 0",
+    "T3 0/2 2 0",
+    "T4 1/1 0 1",
+    "U1 1/2 1 0",
+    "U2 1/2 1 0",
+    "U3 1/1 0 1",
+];
+
+/// A was booked into T4 from its waitlist: by the system, its entry promoted and naming the
+/// booking, an event to A about it.
+const PROMOTED_A_T4: &str = "SELECT b.status = 'reserved' AND b.auto_processed
+        AND w.state = 'promoted' AND w.booking_id = b.id AND w.ended_at IS NOT NULL
+        AND EXISTS (SELECT FROM gym_booking.events e
+                     WHERE e.recipient_id = {A} AND e.kind = 'waitlist_promoted'
+                       AND e.booking_id = b.id AND e.slot_id = {T4})
+        AND EXISTS (SELECT FROM gym_booking.activity_logs l
+                     WHERE l.entity_id = b.id AND l.metadata ->> 'source' = 'system')
+   FROM gym_booking.bookings b, gym_booking.waitlist_entries w
+  WHERE b.slot_id = {T4} AND b.user_id = {A} AND w.id = {A~T4}";
 
 fn caller_of(name: &str) -> Caller {
     match name {
@@ -453,4 +591,14 @@ fn every_caller_on_every_table() {
 #[test]
 fn every_caller_on_every_api_function() {
     run_matrix("access_matrix_api", api());
+}
+
+#[test]
+fn every_caller_on_every_studio_table() {
+    run_matrix("access_matrix_studio_tables", studio::tables());
+}
+
+#[test]
+fn every_caller_on_every_studio_api_function() {
+    run_matrix("access_matrix_studio_api", studio::api());
 }

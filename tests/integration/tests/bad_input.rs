@@ -6,6 +6,12 @@
 //! type. Each answer must be a success or a refusal whose SQLSTATE the README's error table
 //! documents (never an internal error), the connection must survive it, and afterwards a plain
 //! `pg_dump` of the database must restore with every row.
+//!
+//! Release 0.2.0: the settings row's columns (intervals, counts, the time zone) as every role,
+//! the app admin and `service_role` included, and the API of waitlists and events
+//! (`join_waitlist`, `leave_waitlist`, `my_waitlist`, `promote_waitlists`, `claim_events`,
+//! `ack_events`) with NULL and edge arguments. The settings are put back to their defaults
+//! after the column cases, so the API cases meet the studio as it ships.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +23,8 @@ use serde_json::json;
 const ADMIN: &str = "00000000-0000-4000-a000-0000000000a1";
 const TRAINER: &str = "00000000-0000-4000-a000-0000000000a2";
 const ATHLETE: &str = "00000000-0000-4000-a000-0000000000a3";
+/// A slot of one place, taken by someone else: the athlete may join its waitlist.
+const FULL_SLOT: &str = "00000000-0000-4000-b000-0000000000f1";
 
 /// The SQLSTATEs the README's "Errors" table documents (every backticked five-character code
 /// in that section), plus the input errors PostgreSQL itself raises while reading a value.
@@ -33,6 +41,41 @@ fn documented_codes() -> BTreeSet<String> {
         .filter(|word| word.len() == 5 && word.chars().all(|c| c.is_ascii_alphanumeric()))
         .map(str::to_string)
         .collect()
+}
+
+/// The edges of an interval: zero, negative, tiny, PostgreSQL's largest and smallest, and a
+/// mix of months, days and time (a month is not a fixed length of time).
+const INTERVAL_EDGES: [&str; 9] = [
+    "'0'",
+    "'-1 minute'",
+    "'1 microsecond'",
+    "'178000000 years'",
+    "'-178000000 years'",
+    "'2147483647 days'",
+    "'-2147483648 days 2562047788 hours'",
+    "'1 month -30 days'",
+    "'P1Y2M3DT4H5M6S'",
+];
+
+/// Values of one column beyond its type's edges: names a time zone must not accept.
+fn column_edges(column: &Column) -> Vec<String> {
+    let mut values = edges(&column.udt, &column.labels);
+    if column.table == "studio_settings" && column.name == "time_zone" {
+        values.extend(
+            [
+                "'Mars/Olympus_Mons'",
+                "'Europe/Berlin'",
+                "'europe/berlin'",
+                "'posix/Europe/Berlin'",
+                "'+05:00'",
+                "'EST5EDT'",
+                "'UTC; DROP TABLE gym_booking.slots'",
+                "'../../../etc/passwd'",
+            ]
+            .map(str::to_string),
+        );
+    }
+    values
 }
 
 /// Values at the edges of a column's type, as SQL expressions.
@@ -54,6 +97,7 @@ fn edges(udt: &str, labels: &[String]) -> Vec<String> {
         "int4" => typed(&["0", "-1", "2147483647", "-2147483648"]),
         "int8" => typed(&["0", "-1", "9223372036854775807", "-9223372036854775808"]),
         "bool" => typed(&["true", "false"]),
+        "interval" => typed(&INTERVAL_EDGES),
         "text" | "citext" => typed(&[
             "''",
             "repeat('x', 1000000)",
@@ -121,7 +165,11 @@ fn seed(client: &mut Client) {
              SELECT '{TRAINER}', date_trunc('hour', now()) + interval '3 days' + make_interval(hours => g), 20
                FROM generate_series(1, 1500) AS g;
              INSERT INTO gym_booking.bookings (slot_id, user_id)
-             SELECT id, '{ATHLETE}' FROM gym_booking.slots ORDER BY start_at LIMIT 600;"
+             SELECT id, '{ATHLETE}' FROM gym_booking.slots ORDER BY start_at LIMIT 600;
+             INSERT INTO gym_booking.slots (id, trainer_id, start_at, capacity)
+             VALUES ('{FULL_SLOT}', '{TRAINER}', date_trunc('hour', now()) + interval '2 days', 1);
+             INSERT INTO gym_booking.bookings (slot_id, user_id)
+             SELECT '{FULL_SLOT}', id FROM gym_booking.users WHERE email = 'pool1@bad.example';"
         ))
         .expect("seed");
 }
@@ -145,7 +193,10 @@ fn pools(client: &mut Client) -> Pools {
         // Slots nobody booked (the athlete's bookings are in the first 600).
         slots: ids(
             client,
-            "SELECT id::text FROM gym_booking.slots ORDER BY start_at OFFSET 600",
+            &format!(
+                "SELECT id::text FROM gym_booking.slots WHERE id <> '{FULL_SLOT}'
+                  ORDER BY start_at OFFSET 600"
+            ),
         ),
         users: ids(
             client,
@@ -153,8 +204,10 @@ fn pools(client: &mut Client) -> Pools {
         ),
         bookings: ids(
             client,
-            "SELECT b.id::text FROM gym_booking.bookings b JOIN gym_booking.slots s ON s.id = b.slot_id
-              ORDER BY s.start_at",
+            &format!(
+                "SELECT b.id::text FROM gym_booking.bookings b JOIN gym_booking.slots s ON s.id = b.slot_id
+                  WHERE s.id <> '{FULL_SLOT}' ORDER BY s.start_at"
+            ),
         ),
     }
 }
@@ -288,6 +341,24 @@ fn base_row(table: &str, who: &Who, case: usize, pools: &Pools) -> Vec<(String, 
             ("trainer_id", format!("'{TRAINER}'")),
             ("display_name", "'Forged'".into()),
         ],
+        // A second settings row (there is one, always).
+        "studio_settings" => vec![("time_zone", "'UTC'".into())],
+        "studio_settings_history" => vec![
+            ("changed_by", format!("'{ADMIN}'")),
+            (
+                "changed_fields",
+                "'{\"waitlist_max\": {\"old\": null, \"new\": 1}}'".into(),
+            ),
+        ],
+        "waitlist_entries" => vec![
+            ("slot_id", format!("'{FULL_SLOT}'")),
+            ("user_id", format!("'{booker}'")),
+        ],
+        "events" => vec![
+            ("recipient_id", format!("'{booker}'")),
+            ("kind", "'booking_confirmed'".into()),
+            ("slot_id", format!("'{slot}'")),
+        ],
         other => panic!("no base row for {other}"),
     };
     row.into_iter()
@@ -306,6 +377,8 @@ fn target_row(table: &str, who: &Who, case: usize, pools: &Pools) -> String {
         "slots" => pick(&pools.slots),
         "bookings" => pick(&pools.bookings),
         "trainer_directory" => return format!("trainer_id = '{TRAINER}'"),
+        // The one row.
+        "studio_settings" => return "id".into(),
         _ => return "true".into(),
     };
     format!("id = '{id}'")
@@ -322,7 +395,7 @@ fn every_column_every_role_every_edge_is_refused_cleanly_or_kept() {
     let mut outcomes = Outcomes::default();
     let mut case = 0;
     for column in columns(&mut client) {
-        for value in edges(&column.udt, &column.labels) {
+        for value in column_edges(&column) {
             for who in callers() {
                 case += 1;
                 let mut row = base_row(&column.table, &who, case, &pools);
@@ -364,12 +437,44 @@ fn every_column_every_role_every_edge_is_refused_cleanly_or_kept() {
             }
         }
     }
+    settings_back_to_defaults(&mut client);
     api_and_claims(&mut client, &pools, &documented, &mut outcomes);
     report(&outcomes);
 
     // Whatever was accepted, PostgreSQL reads back: the database dumps and restores whole.
     let restored = restore_plain_dump(&db, "bad_input_restored");
     assert_eq!(contents(&restored.name), contents(&db.name));
+}
+
+/// Whatever the admin's accepted edges left in the settings row, the DBA puts the defaults
+/// back (one more change in its history), and the row reads back as a fresh install's.
+fn settings_back_to_defaults(client: &mut Client) {
+    let settings: Vec<String> = client
+        .query(
+            "SELECT a.attname::text FROM pg_attribute a
+              WHERE a.attrelid = 'gym_booking.studio_settings'::regclass AND a.attnum > 0
+                AND NOT a.attisdropped
+                AND a.attname NOT IN ('id', 'updated_at', 'updated_by')
+              ORDER BY a.attnum",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let set = settings
+        .iter()
+        .map(|s| format!("{s} = DEFAULT"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    client
+        .batch_execute(&format!("UPDATE gym_booking.studio_settings SET {set}"))
+        .expect("the DBA puts the settings back to their defaults");
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM gym_booking.studio_settings", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "the settings are one row, whatever was sent");
 }
 
 fn short(value: &str) -> String {
@@ -455,6 +560,50 @@ fn api_and_claims(
     for n in int_edges {
         calls.push(format!("SELECT gym_booking.complete_past_bookings({n})"));
     }
+    // Waitlists: no slot, no such slot, a full one (the athlete may join), one with room.
+    for id in uuid_edges
+        .iter()
+        .map(|id| id.to_string())
+        .chain([format!("'{FULL_SLOT}'"), format!("'{slot}'")])
+    {
+        calls.push(format!("SELECT gym_booking.join_waitlist({id})"));
+        calls.push(format!("SELECT gym_booking.join_waitlist({id})"));
+        calls.push(format!("SELECT gym_booking.leave_waitlist({id})"));
+        calls.push(format!("SELECT gym_booking.leave_waitlist({id})"));
+        calls.push(format!("SELECT gym_booking.join_waitlist(slot_id => {id})"));
+    }
+    calls.push("SELECT * FROM gym_booking.my_waitlist()".into());
+    calls.push("SELECT gym_booking.promote_waitlists()".into());
+    // Events: batch sizes and leases at their edges, and acknowledgements of ids that are
+    // not events, are nobody's, repeat, or are far too many.
+    let lease_edges = ["NULL", "'5 minutes'"]
+        .into_iter()
+        .chain(INTERVAL_EDGES)
+        .collect::<Vec<_>>();
+    for n in int_edges {
+        for lease in &lease_edges {
+            calls.push(format!(
+                "SELECT count(*) FROM gym_booking.claim_events({n}, {lease})"
+            ));
+        }
+    }
+    calls.push("SELECT count(*) FROM gym_booking.claim_events()".into());
+    calls.push("SELECT count(*) FROM gym_booking.claim_events(max_events => NULL)".into());
+    calls.push("SELECT count(*) FROM gym_booking.claim_events(lease => NULL)".into());
+    for ids in [
+        "NULL",
+        "'{}'",
+        "'{NULL}'",
+        "ARRAY[NULL, 1]::bigint[]",
+        "ARRAY[0, -1, 9223372036854775807, -9223372036854775808]::bigint[]",
+        "ARRAY[1, 1, 1]::bigint[]",
+        "'{{1, 2}, {3, 4}}'::bigint[]",
+        "'[5:6]={1,2}'::bigint[]",
+        "ARRAY(SELECT generate_series(1, 200000))::bigint[]",
+        "ARRAY(SELECT id FROM gym_booking.events)",
+    ] {
+        calls.push(format!("SELECT gym_booking.ack_events({ids})"));
+    }
     calls.push("SELECT gym_booking.current_user_id(), gym_booking.active_user_id(), gym_booking.current_app_role()".into());
     for who in callers() {
         for call in &calls {
@@ -504,6 +653,12 @@ fn api_and_claims(
             "SELECT count(*) FROM gym_booking.slots",
             "SELECT count(*) FROM gym_booking.available_slots()",
             &format!("SELECT gym_booking.book_slot('{slot}')"),
+            "SELECT count(*) FROM gym_booking.my_waitlist()",
+            &format!("SELECT gym_booking.join_waitlist('{FULL_SLOT}')"),
+            &format!("SELECT gym_booking.leave_waitlist('{FULL_SLOT}')"),
+            "SELECT count(*) FROM gym_booking.events",
+            "SELECT count(*) FROM gym_booking.claim_events()",
+            "UPDATE gym_booking.studio_settings SET waitlist_max = 3",
         ] {
             let outcome = request(client, "authenticated", raw, call);
             outcomes.record(

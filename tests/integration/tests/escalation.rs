@@ -6,12 +6,22 @@
 //! deleted admin (DEL). Every refused or hidden attempt must leave every table exactly as
 //! seeded; a refusal must carry the documented SQLSTATE (42501 for grants, policies and the
 //! rules' permission checks; 22P02 for unreadable claims), never XX000.
+//!
+//! Release 0.2.0 (docs/studio-week.md): nobody but an app admin (or the DBA) changes the
+//! studio's settings, and nobody rewrites their record; nobody writes waitlist entries or
+//! events but the API and the rules (not an admin, not `service_role`, which claims and
+//! acknowledges events only through `claim_events` / `ack_events`); nobody jumps a queue,
+//! promotes themselves, or reads someone else's entries or events.
 
 use gym_booking_integration::access::{self, caller, run_all, Case, Expect, Fixture, GHOST};
 use gym_booking_integration::{Caller, TestDb};
 use serde_json::json;
 
 use Expect::{Refused, RefusedAny, Rows, Writes};
+
+/// Release 0.2.0: settings, waitlists, events.
+#[path = "escalation/studio.rs"]
+mod studio;
 
 const DENIED: Expect = Refused("42501");
 const NOTHING: Expect = Rows(&[]);
@@ -20,6 +30,7 @@ const BAD_CLAIMS: Expect = Refused("22P02");
 const SLOTS: &str = "slots";
 const BOOKINGS: &str = "bookings";
 const LOGS: &str = "activity_logs";
+const EVENTS: &str = "events";
 
 /// An admin whose account was deleted: the row stays (anonymized, role still admin).
 const DELETED_ADMIN: &str = "00000000-0000-4000-8000-000000000006";
@@ -198,7 +209,7 @@ fn bookings() -> Vec<Attempt> {
              VALUES ({T3}, {A}, true, now() - interval '1 year')
              RETURNING user_id::text || '@' || slot_id::text || ' ' || auto_processed
                        || ' ' || (status_changed_at > now() - interval '1 minute')",
-            Writes(&["A@T3 false true"], &[BOOKINGS, LOGS])),
+            Writes(&["A@T3 false true"], &[BOOKINGS, LOGS, EVENTS])),
         // moving a booking: slot_id and user_id are not granted, to anyone
         by("A", "PATCH", "/bookings?id=eq.A@T1", "UPDATE gym_booking.bookings SET slot_id = {T3} WHERE id = {A@T1} RETURNING id::text", DENIED),
         by("A", "PATCH", "/bookings?id=eq.A@T1", "UPDATE gym_booking.bookings SET user_id = {B} WHERE id = {A@T1} RETURNING id::text", DENIED),
@@ -257,10 +268,11 @@ fn slots() -> Vec<Attempt> {
     ]
 }
 
-/// Nobody but the rules writes activity_logs and booking_status_history; nobody truncates.
+/// Nobody but the rules writes activity_logs, booking_status_history, the settings' history,
+/// waitlist entries and events, nor draws their numbers; nobody truncates.
 fn records() -> Vec<Attempt> {
     const WHO: [&str; 5] = ["anon", "A", "T", "ADM", "SRV"];
-    const WRITES: [(&str, &str, &str); 7] = [
+    const WRITES: [(&str, &str, &str); 22] = [
         ("POST", "/activity_logs",
          "INSERT INTO gym_booking.activity_logs (entity_type, entity_id, action, changed_fields)
           VALUES ('booking', {A@T1}, 'update', '{\"status\": {\"old\": \"reserved\", \"new\": \"completed\"}}')"),
@@ -272,14 +284,40 @@ fn records() -> Vec<Attempt> {
         ("PATCH", "/booking_status_history", "UPDATE gym_booking.booking_status_history SET auto_processed = true"),
         ("DELETE", "/booking_status_history", "DELETE FROM gym_booking.booking_status_history"),
         ("POST", "/rpc/nextval", "SELECT nextval('gym_booking.booking_status_history_id_seq')"),
+        ("POST", "/studio_settings_history",
+         "INSERT INTO gym_booking.studio_settings_history (changed_by, changed_fields)
+          VALUES ({ADM}, '{\"waitlist_max\": {\"old\": null, \"new\": 1}}')"),
+        ("PATCH", "/studio_settings_history", "UPDATE gym_booking.studio_settings_history SET changed_by = {A}"),
+        ("DELETE", "/studio_settings_history", "DELETE FROM gym_booking.studio_settings_history"),
+        ("POST", "/waitlist_entries",
+         "INSERT INTO gym_booking.waitlist_entries (slot_id, user_id, queue_no) VALUES ({U3}, {A}, 0)"),
+        ("POST", "/waitlist_entries",
+         "INSERT INTO gym_booking.waitlist_entries (slot_id, user_id, state, ended_at, booking_id)
+          VALUES ({T4}, {A}, 'promoted', now(), {B@T4})"),
+        ("PATCH", "/waitlist_entries", "UPDATE gym_booking.waitlist_entries SET queue_no = -1 WHERE id = {A~T4}"),
+        ("PATCH", "/waitlist_entries", "UPDATE gym_booking.waitlist_entries SET user_id = {B} WHERE id = {A~T4}"),
+        ("DELETE", "/waitlist_entries", "DELETE FROM gym_booking.waitlist_entries WHERE id = {B~U3}"),
+        ("POST", "/events",
+         "INSERT INTO gym_booking.events (recipient_id, kind, slot_id, payload)
+          VALUES ({B}, 'slot_cancelled', {T1}, '{\"by\": \"trainer\"}')"),
+        ("PATCH", "/events", "UPDATE gym_booking.events SET delivered_at = now(), attempts = 1"),
+        ("PATCH", "/events", "UPDATE gym_booking.events SET recipient_id = {A}"),
+        ("DELETE", "/events", "DELETE FROM gym_booking.events"),
+        ("POST", "/rpc/nextval", "SELECT nextval('gym_booking.waitlist_queue')"),
+        ("POST", "/rpc/nextval", "SELECT nextval('gym_booking.events_id_seq')"),
+        ("POST", "/rpc/nextval", "SELECT nextval('gym_booking.studio_settings_history_id_seq')"),
     ];
-    const TRUNCATES: [&str; 6] = [
+    const TRUNCATES: [&str; 10] = [
         "TRUNCATE gym_booking.users CASCADE",
         "TRUNCATE gym_booking.slots CASCADE",
         "TRUNCATE gym_booking.bookings CASCADE",
         "TRUNCATE gym_booking.activity_logs",
         "TRUNCATE gym_booking.booking_status_history",
         "TRUNCATE gym_booking.trainer_directory",
+        "TRUNCATE gym_booking.studio_settings",
+        "TRUNCATE gym_booking.studio_settings_history",
+        "TRUNCATE gym_booking.waitlist_entries",
+        "TRUNCATE gym_booking.events",
     ];
     let mut all = Vec::new();
     for who in WHO {
@@ -298,7 +336,7 @@ fn claims() -> Vec<Attempt> {
         // the database role decides, not the role claim
         by("A+srv-claim", "GET", "/rpc/whoami", "SELECT current_user", Rows(&["authenticated"])),
         by("A+srv-claim", "GET", "/users", "SELECT id FROM gym_booking.users", Rows(&["A"])),
-        by("A+srv-claim", "GET", "/bookings", "SELECT id FROM gym_booking.bookings", Rows(&["A@T1", "A@T2", "A@U2", "A@PAST"])),
+        by("A+srv-claim", "GET", "/bookings", "SELECT id FROM gym_booking.bookings", Rows(&["A@T1", "A@T2", "A@U2", "A@PAST", "A@U3"])),
         by("A+srv-claim", "POST", "/rpc/complete_past_bookings", "SELECT gym_booking.complete_past_bookings()", DENIED),
         by("A+srv-claim", "PATCH", "/users?id=eq.A", "UPDATE gym_booking.users SET role = 'admin' WHERE id = {A} RETURNING id::text", DENIED),
         by("A+srv-claim", "PATCH", "/bookings?id=eq.B@T1",
@@ -370,7 +408,7 @@ fn claims() -> Vec<Attempt> {
     ];
     // A sub that is not a uuid, and claims that are not JSON: 22P02 on anything that reads
     // the caller's identity (policies, the API), as Supabase's auth.uid() fails.
-    const READS_IDENTITY: [(&str, &str, &str); 12] = [
+    const READS_IDENTITY: [(&str, &str, &str); 18] = [
         ("GET", "/rpc/current_user_id", "SELECT gym_booking.current_user_id()"),
         ("GET", "/users", "SELECT id FROM gym_booking.users"),
         ("GET", "/bookings", "SELECT id FROM gym_booking.bookings"),
@@ -383,18 +421,31 @@ fn claims() -> Vec<Attempt> {
         ("POST", "/rpc/delete_my_account", "SELECT gym_booking.delete_my_account()"),
         ("PATCH", "/users", "UPDATE gym_booking.users SET first_name = 'x' RETURNING id::text"),
         ("POST", "/bookings", "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ({T3}, {A}) RETURNING id::text"),
+        ("GET", "/waitlist_entries", "SELECT id FROM gym_booking.waitlist_entries"),
+        ("GET", "/events", "SELECT id FROM gym_booking.events"),
+        ("GET", "/studio_settings_history", "SELECT id FROM gym_booking.studio_settings_history"),
+        ("GET", "/rpc/my_waitlist", "SELECT entry_id FROM gym_booking.my_waitlist()"),
+        ("POST", "/rpc/join_waitlist", "SELECT id FROM gym_booking.join_waitlist({U3})"),
+        ("POST", "/rpc/leave_waitlist", "SELECT id FROM gym_booking.leave_waitlist({U3})"),
     ];
     for who in ["sub-not-uuid", "sub-number", "sub-injection"] {
         for (method, path, sql) in READS_IDENTITY {
             all.push(by(who, method, path, sql, BAD_CLAIMS));
         }
-        // the directory does not depend on who asks
+        // the directory and the settings do not depend on who asks
         all.push(by(
             who,
             "GET",
             "/trainer_directory",
             "SELECT trainer_id FROM gym_booking.trainer_directory",
             Rows(&["T", "U"]),
+        ));
+        all.push(by(
+            who,
+            "GET",
+            "/studio_settings",
+            "SELECT id FROM gym_booking.studio_settings",
+            Rows(&["true"]),
         ));
     }
     for (who, text) in [
@@ -442,6 +493,26 @@ fn claims() -> Vec<Attempt> {
             "/rpc/complete_past_bookings",
             "SELECT gym_booking.complete_past_bookings()",
         ),
+        (
+            "POST",
+            "/rpc/join_waitlist",
+            "SELECT gym_booking.join_waitlist({U3})",
+        ),
+        (
+            "POST",
+            "/rpc/leave_waitlist",
+            "SELECT gym_booking.leave_waitlist({U3})",
+        ),
+        (
+            "POST",
+            "/rpc/promote_waitlists",
+            "SELECT gym_booking.promote_waitlists()",
+        ),
+        (
+            "POST",
+            "/rpc/claim_events",
+            "SELECT id FROM gym_booking.claim_events()",
+        ),
     ] {
         all.push(by("sub-empty", method, path, sql, DENIED));
     }
@@ -451,6 +522,15 @@ fn claims() -> Vec<Attempt> {
         (
             "/rpc/my_bookings",
             "SELECT booking_id FROM gym_booking.my_bookings()",
+        ),
+        (
+            "/waitlist_entries",
+            "SELECT id FROM gym_booking.waitlist_entries",
+        ),
+        ("/events", "SELECT id FROM gym_booking.events"),
+        (
+            "/rpc/my_waitlist",
+            "SELECT entry_id FROM gym_booking.my_waitlist()",
         ),
     ] {
         all.push(by("sub-empty", "GET", path, sql, NOTHING));
@@ -515,6 +595,11 @@ fn trainers_manage_only_their_own_slots() {
 #[test]
 fn only_the_rules_write_logs_and_history() {
     run("escalation_records", records());
+}
+
+#[test]
+fn nobody_but_the_rules_writes_waitlists_events_and_settings() {
+    run("escalation_studio", studio::attempts());
 }
 
 #[test]
@@ -623,8 +708,9 @@ fn the_catalog_behind_the_refusals() {
 /// whose role is a member of `authenticated` and may create objects in a schema of its own.
 /// The rules run their SQL as the extension's owner; the caller's search_path must not let
 /// the caller's own functions run there. Here the caller shadows `now()` (its schema first,
-/// pg_catalog after, both named explicitly) and books a slot: its function must never run
-/// as anyone but the caller.
+/// pg_catalog after, both named explicitly), books a slot, leaves and joins a waitlist and
+/// cancels a place someone waits for (the rules promote them and write events as the owner):
+/// its function must never run as anyone but the caller.
 #[test]
 fn rules_never_run_the_callers_functions_as_the_owner() {
     let mut fixture = Fixture::new("escalation_search_path");
@@ -651,26 +737,43 @@ fn rules_never_run_the_callers_functions_as_the_owner() {
         a = access::id("A")
     ))
     .unwrap();
-    let booked = tx.execute(
-        &format!(
+    // Each step on its own savepoint: a step the rules refuse runs nothing of the caller's
+    // as the owner either, and the next step still runs.
+    let steps = [
+        format!(
             "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ('{}', '{}')",
             access::id("T3"),
             access::id("A")
         ),
-        &[],
-    );
-    let ran_as: Vec<(String, bool)> = match booked {
-        Ok(_) => tx
-            .query(
-                "SELECT who, superuser FROM it_mallory.ran_as ORDER BY 1",
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
+        format!("SELECT gym_booking.leave_waitlist('{}')", access::id("T4")),
+        format!("SELECT gym_booking.join_waitlist('{}')", access::id("T4")),
+        // A frees U3, where B waits: the rules book B and write events.
+        format!(
+            "UPDATE gym_booking.bookings SET status = 'cancelled' WHERE id = '{}'",
+            access::id("A@U3")
+        ),
+    ];
+    let mut refused = Vec::new();
+    for step in &steps {
+        tx.batch_execute("SAVEPOINT step").unwrap();
+        match tx.batch_execute(step) {
+            Ok(()) => tx.batch_execute("RELEASE SAVEPOINT step").unwrap(),
+            Err(e) => {
+                refused.push(format!("{step}: {e}"));
+                tx.batch_execute("ROLLBACK TO SAVEPOINT step").unwrap();
+            }
+        }
+    }
+    let ran_as: Vec<(String, bool)> = tx
+        .query(
+            "SELECT who, superuser FROM it_mallory.ran_as ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    eprintln!("steps the rules refused under the caller's search_path: {refused:?}");
     tx.rollback().unwrap();
     let elsewhere: Vec<&(String, bool)> = ran_as
         .iter()

@@ -5,6 +5,11 @@
 //!
 //! `scripts/test.sh` starts a real streaming standby of the test cluster (`pg_basebackup -R`,
 //! hot standby) and exports where it listens.
+//!
+//! Release 0.2.0's reads join them: the settings and their history, waitlist entries, events,
+//! `my_waitlist()` and `available_slots()` with its `waiting` count, over a demo with a
+//! changed setting, full slots with athletes waiting, and a promotion (so every new table and
+//! function has rows to show).
 
 use gym_booking_integration::{
     connect_to_standby, load_demo_data, postgrest_request, wait_for_replay, Caller, TestDb,
@@ -15,6 +20,10 @@ use serde_json::json;
 const ADMIN: &str = "00000000-0000-4000-a000-000000000001";
 const TRAINER: &str = "00000000-0000-4000-a000-000000000011";
 const ATHLETE: &str = "00000000-0000-4000-a000-000000000101";
+/// A slot of one place that ATHLETE holds.
+const FULL: &str = "00000000-0000-4000-b000-0000000000f1";
+/// A slot of one place that another athlete holds and ATHLETE waits for.
+const WAITED: &str = "00000000-0000-4000-b000-0000000000f2";
 
 /// Everyone who reads: anon, an athlete, a trainer, an app admin, the back office.
 fn callers() -> Vec<(&'static str, Caller)> {
@@ -37,7 +46,7 @@ fn callers() -> Vec<(&'static str, Caller)> {
 }
 
 /// Every read of the API and of the tables, as PostgREST sends it, each one row per line.
-const READS: [(&str, &str); 12] = [
+const READS: [(&str, &str); 18] = [
     ("GET /trainer_directory",
      "SELECT trainer_id::text || ' ' || display_name FROM gym_booking.trainer_directory ORDER BY 1"),
     ("GET /rpc/available_slots",
@@ -60,7 +69,79 @@ const READS: [(&str, &str); 12] = [
              || coalesce(gym_booking.active_user_id()::text, '-') || ' '
              || gym_booking.is_trainer() || ' ' || gym_booking.is_app_admin()"),
     ("HEAD /slots (count)", "SELECT count(*)::text FROM gym_booking.slots"),
+    ("GET /rpc/available_slots (waiting)",
+     "SELECT slot_id::text || ' ' || booked || '/' || capacity || ' ' || available || ' ' || waiting
+        FROM gym_booking.available_slots() ORDER BY 1"),
+    ("GET /rpc/my_waitlist",
+     "SELECT entry_id::text || ' ' || slot_id::text || ' ' || trainer_name || ' '
+             || \"position\" || '/' || waiting || ' ' || start_at
+        FROM gym_booking.my_waitlist() ORDER BY 1"),
+    ("GET /studio_settings", "SELECT to_jsonb(s)::text FROM gym_booking.studio_settings AS s"),
+    ("GET /studio_settings_history",
+     "SELECT id::text || ' ' || changed_fields::text FROM gym_booking.studio_settings_history ORDER BY 1"),
+    ("GET /waitlist_entries",
+     "SELECT id::text || ' ' || state || ' ' || queue_no FROM gym_booking.waitlist_entries ORDER BY 1"),
+    ("GET /events",
+     "SELECT id::text || ' ' || kind || ' ' || recipient_id::text || ' ' || payload::text
+        FROM gym_booking.events ORDER BY id"),
 ];
+
+/// The demo, lived in a little under 0.2.0: the admin changes a setting; in WAITED (one
+/// place, held by another athlete) ATHLETE and two more wait; in FULL (ATHLETE's) one waits,
+/// and the holder of a third slot cancels so the one waiting there is promoted.
+fn live_a_little(client: &mut Client) {
+    let others: Vec<String> = client
+        .query(
+            "SELECT id::text FROM gym_booking.users WHERE role = 'athlete' AND id <> $1::text::uuid
+              ORDER BY id",
+            &[&ATHLETE],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let as_person = |client: &mut Client, id: &str, sql: &str| {
+        let caller = Caller::new(
+            "authenticated",
+            Some(json!({"sub": id, "role": "authenticated"})),
+        );
+        postgrest_request(client, &caller, "POST", "/rpc", |tx| tx.batch_execute(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    };
+    as_person(
+        client,
+        ADMIN,
+        "UPDATE gym_booking.studio_settings SET time_zone = 'Europe/Berlin', waitlist_max = 10",
+    );
+    let promoted = "00000000-0000-4000-b000-0000000000f3";
+    for (slot, hours) in [(FULL, 50), (WAITED, 52), (promoted, 54)] {
+        client
+            .batch_execute(&format!(
+                "INSERT INTO gym_booking.slots (id, trainer_id, start_at, capacity)
+                 VALUES ('{slot}', '{TRAINER}', date_trunc('hour', now()) + interval '{hours} hours', 1)"
+            ))
+            .unwrap();
+    }
+    let book = |slot: &str| format!("SELECT gym_booking.book_slot('{slot}')");
+    let join = |slot: &str| format!("SELECT gym_booking.join_waitlist('{slot}')");
+    as_person(client, ATHLETE, &book(FULL));
+    as_person(client, &others[0], &book(WAITED));
+    as_person(client, &others[1], &book(promoted));
+    as_person(client, &others[1], &join(FULL));
+    for athlete in [ATHLETE, &others[2], &others[3]] {
+        as_person(client, athlete, &join(WAITED));
+    }
+    as_person(client, ATHLETE, &join(promoted));
+    as_person(
+        client,
+        &others[1],
+        &format!(
+            "SELECT gym_booking.cancel_booking(id) FROM gym_booking.bookings
+              WHERE slot_id = '{promoted}' AND user_id = '{}'",
+            others[1]
+        ),
+    );
+}
 
 /// The rows a read returns, or the SQLSTATE it is refused with.
 type Answer = Result<Vec<String>, String>;
@@ -81,6 +162,7 @@ fn a_read_request_takes_no_transaction_id() {
     let db = TestDb::with_extension("reads_take_no_xid");
     let mut client = db.connect();
     load_demo_data(&mut client);
+    live_a_little(&mut client);
     let mut read_somewhere = 0;
     for (name, caller) in callers() {
         for (path, sql) in READS {
@@ -98,7 +180,7 @@ fn a_read_request_takes_no_transaction_id() {
             }
         }
     }
-    assert!(read_somewhere > 40, "only {read_somewhere} reads succeeded");
+    assert!(read_somewhere > 60, "only {read_somewhere} reads succeeded");
 }
 
 #[test]
@@ -106,6 +188,7 @@ fn every_read_answers_on_the_standby_as_on_the_primary() {
     let db = TestDb::with_extension("reads_on_standby");
     let mut primary = db.connect();
     load_demo_data(&mut primary);
+    live_a_little(&mut primary);
     let mut standby = connect_to_standby(&db.name);
     wait_for_replay(&mut primary, &mut standby);
     let in_recovery: bool = standby
@@ -133,10 +216,25 @@ fn every_read_answers_on_the_standby_as_on_the_primary() {
         "reads that answer differently on the standby:\n{}",
         differences.join("\n")
     );
-    assert!(answered > 30, "only {answered} reads returned rows");
+    assert!(answered > 45, "only {answered} reads returned rows");
+    // The new reads return rows there too, for the people they concern: the athlete's
+    // waitlist, entries and events, the settings; the admin's history of them.
+    let readers = callers();
+    for (path, sql) in READS.iter().skip(12) {
+        let (who, caller) = if path.contains("history") {
+            &readers[3]
+        } else {
+            &readers[1]
+        };
+        let rows = read(&mut standby, caller, path, sql);
+        assert!(
+            rows.as_ref().is_ok_and(|rows| !rows.is_empty()),
+            "the {who}'s {path} on the standby: {rows:?}"
+        );
+    }
 
-    // Writes there fail with PostgreSQL's read-only error (25006), the API's too.
-    let (_, athlete) = callers().swap_remove(1);
+    // Writes there fail with PostgreSQL's read-only error (25006), the API's too: the
+    // athlete's, the admin's (settings), the back office's (the sweep, the delivery worker).
     let slot: String = primary
         .query_one(
             "SELECT id::text FROM gym_booking.slots WHERE start_at > now() LIMIT 1",
@@ -144,17 +242,58 @@ fn every_read_answers_on_the_standby_as_on_the_primary() {
         )
         .unwrap()
         .get(0);
-    for sql in [
-        format!("SELECT gym_booking.book_slot('{slot}')"),
-        format!(
-            "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ('{slot}', '{ATHLETE}')"
+    let (athlete, admin, service) = (&readers[1].1, &readers[3].1, &readers[4].1);
+    let writes = [
+        (athlete, format!("SELECT gym_booking.book_slot('{slot}')")),
+        (
+            athlete,
+            format!("SELECT gym_booking.join_waitlist('{WAITED}')"),
         ),
-        "SELECT gym_booking.delete_my_account()".to_string(),
-    ] {
-        let code = postgrest_request(&mut standby, &athlete, "POST", "/write", |tx| {
+        (
+            athlete,
+            format!("SELECT gym_booking.leave_waitlist('{WAITED}')"),
+        ),
+        (
+            athlete,
+            format!(
+                "INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES ('{slot}', '{ATHLETE}')"
+            ),
+        ),
+        (
+            athlete,
+            "SELECT gym_booking.delete_my_account()".to_string(),
+        ),
+        (
+            admin,
+            "UPDATE gym_booking.studio_settings SET waitlist_max = 3".to_string(),
+        ),
+        (admin, "SELECT gym_booking.promote_waitlists()".to_string()),
+        (
+            service,
+            "SELECT gym_booking.promote_waitlists()".to_string(),
+        ),
+        (
+            service,
+            "SELECT count(*) FROM gym_booking.claim_events()".to_string(),
+        ),
+        (
+            service,
+            "SELECT gym_booking.ack_events(ARRAY[1, 2]::bigint[])".to_string(),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (caller, sql) in &writes {
+        let code = postgrest_request(&mut standby, caller, "POST", "/write", |tx| {
             tx.execute(sql.as_str(), &[])
         })
         .map_err(|err| gym_booking_integration::sqlstate(&err));
-        assert_eq!(code, Err("25006".to_string()), "{sql}");
+        if code != Err("25006".to_string()) {
+            wrong.push(format!("{sql}: {code:?}"));
+        }
     }
+    assert!(
+        wrong.is_empty(),
+        "writes on the standby answered otherwise than 25006:\n  {}",
+        wrong.join("\n  ")
+    );
 }

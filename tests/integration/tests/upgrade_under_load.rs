@@ -1,8 +1,17 @@
 //! Upgrades under load (issue 19): `ALTER EXTENSION gym_booking UPDATE` from every released
 //! version while PostgREST-style clients book and cancel. The upgrade takes its locks so that
-//! clients wait for it and never deadlock with it: any `40P01` (or an internal error) fails.
+//! clients wait for it and never deadlock with it: any `40P01` (or an internal error) fails,
+//! and so does a request that finds the new library and the old release's schema out of step
+//! (`42P01`, `42883`): the clients run before the update too, with the new package installed.
 //!
 //! `GYM_BOOKING_UPGRADE_ROUNDS` (default 2) upgrades per release, each in a fresh database.
+//!
+//! From 0.2.0 on, the clients go on into the new release as soon as it is there: they join the
+//! waitlists of full one-to-ones, leave them, cancel their places there (the rules promote who
+//! waits), and a delivery worker (`service_role`) claims and acknowledges events. Afterwards:
+//! the settings row is a fresh install's, no slot holds more than its capacity, nobody waits
+//! for a slot they hold a place in, every promoted entry names its athlete's booking of that
+//! slot, and every event was either delivered or is still there to claim.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use gym_booking_integration::{
-    load_demo_data, postgrest_request, released_versions, Caller, TestDb,
+    load_demo_data, postgrest_request, released_versions, Caller, TestDb, XorShift,
 };
 use postgres::Client;
 use serde_json::json;
@@ -47,11 +56,60 @@ impl Outcomes {
     }
 }
 
-/// One athlete's requests, over and over: book a slot of the coming week, cancel it.
+/// The new release's requests of one athlete on a full one-to-one: book it (a place held for
+/// the waitlist is refused), else join its waitlist; now and then leave it, or give back a
+/// place held there (which books whoever waits first).
+fn waitlist_round(
+    client: &mut Client,
+    caller: &Caller,
+    athlete: &str,
+    slot: &str,
+    rng: &mut XorShift,
+    seen: &Mutex<Outcomes>,
+) {
+    let mut on_slot = |path: &str, function: &str| {
+        let outcome = postgrest_request(client, caller, "POST", path, |tx| {
+            tx.execute(
+                &format!("SELECT gym_booking.{function}($1::text::uuid)"),
+                &[&slot],
+            )
+        });
+        seen.lock().unwrap().note(&outcome);
+        outcome
+    };
+    match rng.below(4) {
+        0 => {
+            let _ = on_slot("/rpc/leave_waitlist", "leave_waitlist");
+        }
+        1 => {
+            let outcome = postgrest_request(client, caller, "POST", "/rpc/cancel_booking", |tx| {
+                tx.execute(
+                    "SELECT gym_booking.cancel_booking(id) FROM gym_booking.bookings
+                      WHERE slot_id = $1::text::uuid AND user_id = $2::text::uuid
+                        AND status = 'reserved'",
+                    &[&slot, &athlete],
+                )
+            });
+            seen.lock().unwrap().note(&outcome);
+        }
+        _ => {
+            let booked = on_slot("/rpc/book_slot", "book_slot");
+            if booked.is_err_and(|e| e.code().map(|c| c.code()) == Some("23P01")) {
+                let _ = on_slot("/rpc/join_waitlist", "join_waitlist");
+            }
+        }
+    }
+}
+
+/// One athlete's requests, over and over: book a slot of the coming week, cancel it; once
+/// the new release is in (`upgraded`), a waitlist round on a full one-to-one as well.
+#[allow(clippy::too_many_arguments)]
 fn client_loop(
     db: &str,
     athlete: &str,
     slots: &[String],
+    one_to_ones: &[String],
+    upgraded: &AtomicBool,
     stop: &AtomicBool,
     seen: &Mutex<Outcomes>,
 ) {
@@ -64,7 +122,12 @@ fn client_loop(
         Some(json!({"sub": athlete, "role": "authenticated"})),
     );
     let mut n = 0;
+    let mut rng = XorShift::new(athlete.bytes().map(u64::from).sum());
     while !stop.load(Ordering::Acquire) {
+        if upgraded.load(Ordering::Acquire) && !one_to_ones.is_empty() {
+            let slot = &one_to_ones[rng.below(one_to_ones.len() as u64) as usize];
+            waitlist_round(&mut client, &caller, athlete, slot, &mut rng, seen);
+        }
         let slot = &slots[n % slots.len()];
         n += 1;
         let booked = postgrest_request(&mut client, &caller, "POST", "/rpc/book_slot", |tx| {
@@ -88,6 +151,97 @@ fn client_loop(
     }
 }
 
+/// The delivery worker: claims a batch of events and acknowledges it, over and over, once
+/// the new release is in.
+fn delivery_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mutex<Outcomes>) {
+    let mut client = TestDb {
+        name: db.to_string(),
+    }
+    .connect();
+    let worker = Caller::new("service_role", Some(json!({"role": "service_role"})));
+    while !stop.load(Ordering::Acquire) {
+        if !upgraded.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        let claimed = postgrest_request(&mut client, &worker, "POST", "/rpc/claim_events", |tx| {
+            let ids: Vec<i64> = tx
+                .query("SELECT id FROM gym_booking.claim_events(20)", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            Ok(ids)
+        });
+        seen.lock().unwrap().note(&claimed);
+        if let Ok(ids) = claimed {
+            let acked = postgrest_request(&mut client, &worker, "POST", "/rpc/ack_events", |tx| {
+                tx.execute("SELECT gym_booking.ack_events($1)", &[&ids])
+            });
+            seen.lock().unwrap().note(&acked);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What must hold after the load, from 0.2.0 on (see the file's comment); each broken rule
+/// with the rows that break it.
+fn studio_invariants(admin: &mut Client, fresh_settings: &str) -> Vec<String> {
+    let checks = [
+        (
+            "the settings row is not a fresh install's",
+            format!(
+                "SELECT (to_jsonb(s) - 'updated_at')::text FROM gym_booking.studio_settings s
+                  WHERE (to_jsonb(s) - 'updated_at')::text <> '{}'
+                     OR (SELECT count(*) FROM gym_booking.studio_settings) <> 1",
+                fresh_settings.replace('\'', "''")
+            ),
+        ),
+        (
+            "slots holding more than their capacity",
+            "SELECT s.id::text FROM gym_booking.slots s
+              WHERE (SELECT count(*) FROM gym_booking.bookings b
+                      WHERE b.slot_id = s.id AND b.status = 'reserved') > s.capacity"
+                .to_string(),
+        ),
+        (
+            "athletes waiting for a slot they hold a place in",
+            "SELECT w.id::text FROM gym_booking.waitlist_entries w
+               JOIN gym_booking.bookings b ON b.slot_id = w.slot_id AND b.user_id = w.user_id
+              WHERE w.state = 'waiting' AND b.status = 'reserved'"
+                .to_string(),
+        ),
+        (
+            "promoted entries without their athlete's booking of the slot",
+            "SELECT w.id::text FROM gym_booking.waitlist_entries w
+               LEFT JOIN gym_booking.bookings b ON b.id = w.booking_id
+              WHERE w.state = 'promoted'
+                AND (b.id IS NULL OR b.slot_id <> w.slot_id OR b.user_id <> w.user_id)"
+                .to_string(),
+        ),
+        (
+            "bookings the waitlist promoted without a waitlist_promoted event",
+            "SELECT w.id::text FROM gym_booking.waitlist_entries w
+              WHERE w.state = 'promoted' AND NOT EXISTS (
+                    SELECT FROM gym_booking.events e
+                     WHERE e.booking_id = w.booking_id AND e.kind = 'waitlist_promoted')"
+                .to_string(),
+        ),
+    ];
+    let mut broken = Vec::new();
+    for (what, sql) in checks {
+        let rows: Vec<String> = admin
+            .query(&sql, &[])
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"))
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !rows.is_empty() {
+            broken.push(format!("{what}: {rows:?}"));
+        }
+    }
+    broken
+}
+
 fn extversion(client: &mut Client) -> String {
     client
         .query_one(
@@ -100,7 +254,20 @@ fn extversion(client: &mut Client) -> String {
 
 #[test]
 fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
-    let current = extversion(&mut TestDb::with_extension("upgrade_load_fresh").connect());
+    let mut fresh = TestDb::with_extension("upgrade_load_fresh").connect();
+    let current = extversion(&mut fresh);
+    let studio = current.as_str() >= "0.2.0";
+    let fresh_settings: String = if studio {
+        fresh
+            .query_one(
+                "SELECT (to_jsonb(s) - 'updated_at')::text FROM gym_booking.studio_settings s",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    } else {
+        String::new()
+    };
     let releases = released_versions(&current);
     assert!(!releases.is_empty(), "no earlier release (sql/releases/)");
     let rounds: usize = std::env::var("GYM_BOOKING_UPGRADE_ROUNDS")
@@ -132,20 +299,48 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
+            // Full one-to-ones (one place, taken) for the waitlist rounds after the update.
+            let one_to_ones: Vec<String> = if studio {
+                admin
+                    .query(
+                        "SELECT s.id::text FROM gym_booking.slots s
+                          WHERE s.start_at > now() + interval '2 hours' AND s.capacity = 1
+                            AND EXISTS (SELECT FROM gym_booking.bookings b
+                                         WHERE b.slot_id = s.id AND b.status = 'reserved')
+                          ORDER BY s.start_at, s.id",
+                        &[],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let stop = AtomicBool::new(false);
+            let in_new_release = AtomicBool::new(false);
             let seen = Mutex::new(Outcomes::default());
             let took = thread::scope(|s| {
                 for (i, athlete) in ATHLETES.iter().enumerate() {
                     let (stop, seen, slots, name) = (&stop, &seen, &slots, &db.name);
+                    let (one_to_ones, upgraded) = (&one_to_ones, &in_new_release);
                     let mine: Vec<String> = slots.iter().skip(i % 3).cloned().collect();
-                    s.spawn(move || client_loop(name, athlete, &mine, stop, seen));
+                    s.spawn(move || {
+                        client_loop(name, athlete, &mine, one_to_ones, upgraded, stop, seen)
+                    });
+                }
+                if studio {
+                    let (stop, seen, name, upgraded) = (&stop, &seen, &db.name, &in_new_release);
+                    s.spawn(move || delivery_loop(name, upgraded, stop, seen));
                 }
                 // The load runs before, during and after the upgrade.
                 thread::sleep(Duration::from_millis(400));
                 let started = Instant::now();
                 let upgraded = admin.batch_execute("ALTER EXTENSION gym_booking UPDATE");
                 let took = started.elapsed();
-                thread::sleep(Duration::from_millis(300));
+                in_new_release.store(upgraded.is_ok() && studio, Ordering::Release);
+                // Long enough for the new release's rounds to meet each other.
+                thread::sleep(Duration::from_millis(if studio { 1500 } else { 300 }));
                 stop.store(true, Ordering::Release);
                 if let Err(e) = upgraded {
                     failures.push(format!("{release} round {round}: the upgrade failed: {e}"));
@@ -165,8 +360,14 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
                 seen.counts
             );
             for (code, message) in &seen.messages {
-                let bad =
-                    code == "40P01" || code.starts_with("XX") || code == "not a database error";
+                // 42P01 / 42883: a request met a schema its library does not fit (the new
+                // library on the old release's tables before the update, or the reverse):
+                // clients must keep working on either side of the update.
+                let bad = code == "40P01"
+                    || code.starts_with("XX")
+                    || code == "42P01"
+                    || code == "42883"
+                    || code == "not a database error";
                 if bad {
                     failures.push(format!(
                         "{release} round {round}: {} request(s) got {code}: {message}",
@@ -176,6 +377,19 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
             }
             if !seen.counts.contains_key("ok") {
                 failures.push(format!("{release} round {round}: no request succeeded"));
+            }
+            if studio {
+                for broken in studio_invariants(&mut admin, &fresh_settings) {
+                    failures.push(format!("{release} round {round}: {broken}"));
+                }
+                let promoted: i64 = admin
+                    .query_one(
+                        "SELECT count(*) FROM gym_booking.waitlist_entries WHERE state = 'promoted'",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                eprintln!("from {release} (round {round}): {promoted} promotions after the update");
             }
         }
     }
