@@ -28,7 +28,7 @@ mod tests {
     }
 
     #[pg_test]
-    fn every_table_has_the_seed_columns_and_types() {
+    fn every_table_has_its_columns_and_types() {
         let expected: &[(&str, &[&str])] = &[
             (
                 "activity_logs",
@@ -73,6 +73,21 @@ mod tests {
                 ],
             ),
             (
+                "events",
+                &[
+                    "id int8",
+                    "recipient_id uuid",
+                    "kind event_kind",
+                    "slot_id uuid",
+                    "booking_id uuid",
+                    "payload jsonb",
+                    "created_at timestamptz",
+                    "claimed_until timestamptz",
+                    "attempts int4",
+                    "delivered_at timestamptz",
+                ],
+            ),
+            (
                 "slots",
                 &[
                     "id uuid",
@@ -85,6 +100,39 @@ mod tests {
                     "cancelled_at timestamptz",
                     "created_at timestamptz",
                     "updated_at timestamptz",
+                ],
+            ),
+            (
+                "studio_settings",
+                &[
+                    "id bool",
+                    "time_zone text",
+                    "cancellation_window interval",
+                    "booking_opens_before interval",
+                    "booking_closes_before interval",
+                    "max_upcoming_bookings int4",
+                    "waitlist_enabled bool",
+                    "waitlist_max int4",
+                    "waitlist_cutoff interval",
+                    "attendance_grace interval",
+                    "auto_no_show bool",
+                    "no_show_strike_limit int4",
+                    "strike_window interval",
+                    "suspension interval",
+                    "timetable_horizon interval",
+                    "event_retention interval",
+                    "updated_at timestamptz",
+                    "updated_by uuid",
+                ],
+            ),
+            (
+                "studio_settings_history",
+                &[
+                    "id int8",
+                    "changed_at timestamptz",
+                    "changed_by uuid",
+                    "changed_by_role user_role",
+                    "changed_fields jsonb",
                 ],
             ),
             (
@@ -115,6 +163,20 @@ mod tests {
                     "updated_at timestamptz",
                 ],
             ),
+            (
+                "waitlist_entries",
+                &[
+                    "id uuid",
+                    "slot_id uuid",
+                    "user_id uuid",
+                    "trainer_id uuid",
+                    "queue_no int8",
+                    "joined_at timestamptz",
+                    "state waitlist_state",
+                    "ended_at timestamptz",
+                    "booking_id uuid",
+                ],
+            ),
         ];
         let actual = rows(
             "SELECT c.relname::text, string_agg(a.attname || ' ' || t.typname, ',' ORDER BY a.attnum)
@@ -132,7 +194,7 @@ mod tests {
     }
 
     #[pg_test]
-    fn enums_have_the_seed_labels_in_order() {
+    fn enums_have_their_labels_in_order() {
         let actual = rows(
             "SELECT t.typname::text, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
                FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
@@ -143,9 +205,15 @@ mod tests {
             actual,
             vec![
                 strings(&["booking_status", "reserved,cancelled,completed"]),
+                strings(&[
+                    "event_kind",
+                    "booking_confirmed,booking_cancelled,waitlist_promoted,waitlist_expired,\
+                     slot_cancelled,slot_changed,no_show_recorded"
+                ]),
                 strings(&["log_action_type", "create,update,delete,status_auto_update"]),
                 strings(&["log_entity_type", "user,slot,booking"]),
                 strings(&["user_role", "admin,trainer,athlete"]),
+                strings(&["waitlist_state", "waiting,promoted,left,expired,removed"]),
             ]
         );
     }
@@ -165,8 +233,9 @@ mod tests {
             .into_iter()
             .map(|r| (r[0].clone(), r[1].clone(), r[2].replace("gym_booking.", "")))
             .collect();
-        // The seed's, three the policies, available_slots and the completion batch read by, and
-        // the copies of the slot's trainer that row-level security reads a trainer's rows by.
+        // The seed's, three the policies, available_slots and the completion batch read by, the
+        // copies of the slot's trainer that row-level security reads a trainer's rows by, and
+        // 0.2.0's: a slot's queue, one waiting entry per athlete, a recipient's events.
         let expected = [
             (
                 "activity_logs_changed_by_idx",
@@ -208,6 +277,21 @@ mod tests {
                 "btree",
                 "ON bookings USING btree (user_id, status)",
             ),
+            (
+                "events_created_idx",
+                "btree",
+                "ON events USING btree (created_at)",
+            ),
+            (
+                "events_recipient_idx",
+                "btree",
+                "ON events USING btree (recipient_id, id)",
+            ),
+            (
+                "events_undelivered_idx",
+                "btree",
+                "ON events USING btree (id) WHERE (delivered_at IS NULL)",
+            ),
             ("slots_end_at_idx", "btree", "ON slots USING btree (end_at)"),
             (
                 "slots_start_active_idx",
@@ -234,6 +318,31 @@ mod tests {
                 "btree",
                 "ON users USING btree (role, deleted_at)",
             ),
+            (
+                "waitlist_entries_booking_idx",
+                "btree",
+                "ON waitlist_entries USING btree (booking_id) WHERE (booking_id IS NOT NULL)",
+            ),
+            (
+                "waitlist_entries_one_waiting_idx",
+                "btree",
+                "CREATE UNIQUE INDEX waitlist_entries_one_waiting_idx ON waitlist_entries USING btree (slot_id, user_id) WHERE (state = 'waiting'::waitlist_state)",
+            ),
+            (
+                "waitlist_entries_queue_idx",
+                "btree",
+                "ON waitlist_entries USING btree (slot_id, queue_no) WHERE (state = 'waiting'::waitlist_state)",
+            ),
+            (
+                "waitlist_entries_trainer_idx",
+                "btree",
+                "ON waitlist_entries USING btree (trainer_id)",
+            ),
+            (
+                "waitlist_entries_user_idx",
+                "btree",
+                "ON waitlist_entries USING btree (user_id, state)",
+            ),
         ];
         assert_eq!(defs.len(), expected.len(), "{defs:?}");
         for ((name, method, def), (want_name, want_method, want_def)) in defs.iter().zip(expected) {
@@ -258,9 +367,16 @@ mod tests {
                 "booking_status_history",
                 "booking_status_history_id_seq",
                 "bookings",
+                "events",
+                "events_id_seq",
                 "slots",
+                "studio_settings",
+                "studio_settings_history",
+                "studio_settings_history_id_seq",
                 "trainer_directory",
                 "users",
+                "waitlist_entries",
+                "waitlist_queue",
             ])
         );
         let unregistered = rows(
