@@ -17,23 +17,49 @@ use crate::plans::{self, Sql};
 use crate::row::{statement_now, Row, RowEdit};
 use crate::system;
 
-// The athlete's row FOR SHARE first (it waits for an account deletion in flight, whose
-// cascade would miss this booking), then the slot FOR UPDATE (bookers of one slot take turns):
-// one statement, the locks taken in that order; with what the studio's settings say about
-// booking the slot now (the settings row is read, not locked).
+// What booking a slot needs to know of the athlete and the slot, with what the studio's
+// settings say about booking it now (the settings row is read, not locked); `seed`: the same
+// for a database still at a release before 0.2.0 (no studio settings: see
+// `settings::installed`), by the seed's rules (always within the window, no limit, no
+// waitlist). `$locks` names the locks, taken in that order: the athlete's row FOR SHARE (it
+// waits for an account deletion in flight, whose cascade would miss this booking), then the
+// slot FOR UPDATE (bookers of one slot take turns).
+macro_rules! athlete_and_slot {
+    ($locks:literal) => {
+        concat!(
+            "SELECT u.deleted_at IS NULL, u.role::text,
+                    s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
+                    statement_timestamp() < s.start_at - st.booking_opens_before,
+                    st.booking_closes_before > interval '0'
+                        AND statement_timestamp() >= s.start_at - st.booking_closes_before,
+                    st.max_upcoming_bookings,
+                    statement_timestamp()
+                        < s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window)
+               FROM gym_booking.users AS u, gym_booking.slots AS s,
+                    gym_booking.studio_settings AS st
+              WHERE u.id = $1 AND s.id = $2 ",
+            $locks
+        )
+    };
+    (seed, $locks:literal) => {
+        concat!(
+            "SELECT u.deleted_at IS NULL, u.role::text,
+                    s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
+                    false, false, NULL::integer, false
+               FROM gym_booking.users AS u, gym_booking.slots AS s
+              WHERE u.id = $1 AND s.id = $2 ",
+            $locks
+        )
+    };
+}
+
 static LOCK_ATHLETE_AND_SLOT: Sql = Sql {
-    text: "SELECT u.deleted_at IS NULL, u.role::text,
-                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
-                  statement_timestamp() < s.start_at - st.booking_opens_before,
-                  st.booking_closes_before > interval '0'
-                      AND statement_timestamp() >= s.start_at - st.booking_closes_before,
-                  st.max_upcoming_bookings,
-                  statement_timestamp()
-                      < s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window)
-             FROM gym_booking.users AS u, gym_booking.slots AS s,
-                  gym_booking.studio_settings AS st
-            WHERE u.id = $1 AND s.id = $2
-              FOR SHARE OF u FOR UPDATE OF s",
+    text: athlete_and_slot!("FOR SHARE OF u FOR UPDATE OF s"),
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
+};
+
+static LOCK_ATHLETE_AND_SLOT_01: Sql = Sql {
+    text: athlete_and_slot!(seed, "FOR SHARE OF u FOR UPDATE OF s"),
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
@@ -44,46 +70,21 @@ static LOCK_ATHLETE_AND_SLOT: Sql = Sql {
 // very booking. So it takes the locks only when they are free, and tries again a little later
 // when they are not (`wait_out_of_order`).
 static TRY_LOCK_ATHLETE_AND_SLOT: Sql = Sql {
-    text: "SELECT u.deleted_at IS NULL, u.role::text,
-                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
-                  statement_timestamp() < s.start_at - st.booking_opens_before,
-                  st.booking_closes_before > interval '0'
-                      AND statement_timestamp() >= s.start_at - st.booking_closes_before,
-                  st.max_upcoming_bookings,
-                  statement_timestamp()
-                      < s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window)
-             FROM gym_booking.users AS u, gym_booking.slots AS s,
-                  gym_booking.studio_settings AS st
-            WHERE u.id = $1 AND s.id = $2
-              FOR SHARE OF u SKIP LOCKED FOR UPDATE OF s SKIP LOCKED",
+    text: athlete_and_slot!("FOR SHARE OF u SKIP LOCKED FOR UPDATE OF s SKIP LOCKED"),
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
+};
+
+static TRY_LOCK_ATHLETE_AND_SLOT_01: Sql = Sql {
+    text: athlete_and_slot!(
+        seed,
+        "FOR SHARE OF u SKIP LOCKED FOR UPDATE OF s SKIP LOCKED"
+    ),
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
 static ATHLETE_AND_SLOT_EXIST: Sql = Sql {
     text:
         "SELECT FROM gym_booking.users AS u, gym_booking.slots AS s WHERE u.id = $1 AND s.id = $2",
-    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
-};
-
-// The same, for a database still at a release before 0.2.0 (no studio settings: see
-// `settings::installed`): always within the window, no limit, no waitlist.
-static LOCK_ATHLETE_AND_SLOT_01: Sql = Sql {
-    text: "SELECT u.deleted_at IS NULL, u.role::text,
-                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
-                  false, false, NULL::integer, false
-             FROM gym_booking.users AS u, gym_booking.slots AS s
-            WHERE u.id = $1 AND s.id = $2
-              FOR SHARE OF u FOR UPDATE OF s",
-    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
-};
-
-static TRY_LOCK_ATHLETE_AND_SLOT_01: Sql = Sql {
-    text: "SELECT u.deleted_at IS NULL, u.role::text,
-                  s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
-                  false, false, NULL::integer, false
-             FROM gym_booking.users AS u, gym_booking.slots AS s
-            WHERE u.id = $1 AND s.id = $2
-              FOR SHARE OF u SKIP LOCKED FOR UPDATE OF s SKIP LOCKED",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 

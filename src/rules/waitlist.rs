@@ -417,43 +417,42 @@ static TRY_LOCK_SLOT: Sql = Sql {
     args: &[pg_sys::UUIDOID],
 };
 
-// Entries of slots that have started (or were cancelled): they wait no more.
+// Waiting entries that wait no more (`$which`: which ones), each with a `waitlist_expired`
+// event and its notification.
+macro_rules! expire_entries {
+    ($which:literal) => {
+        concat!(
+            "WITH ended AS (
+                 UPDATE gym_booking.waitlist_entries AS w
+                    SET state = 'expired', ended_at = statement_timestamp()
+                   FROM gym_booking.slots AS s
+                  WHERE w.state = 'waiting' AND s.id = w.slot_id AND ",
+            $which,
+            "
+                 RETURNING w.user_id, w.slot_id, s.start_at, s.end_at),
+             e AS (
+                 INSERT INTO gym_booking.events (recipient_id, kind, slot_id, payload, created_at)
+                 SELECT ended.user_id, 'waitlist_expired', ended.slot_id,
+                        jsonb_build_object('start_at', ended.start_at, 'end_at', ended.end_at),
+                        statement_timestamp()
+                   FROM ended
+                 RETURNING recipient_id)
+             SELECT count(*) FROM (SELECT pg_catalog.pg_notify('gym_booking_events',
+                                                               e.recipient_id::text)
+                                     FROM e) AS n"
+        )
+    };
+}
+
+// Entries of slots that have started (or were cancelled).
 static EXPIRE_STARTED: Sql = Sql {
-    text: "WITH ended AS (
-               UPDATE gym_booking.waitlist_entries AS w
-                  SET state = 'expired', ended_at = statement_timestamp()
-                 FROM gym_booking.slots AS s
-                WHERE w.state = 'waiting' AND s.id = w.slot_id
-                  AND (s.start_at <= statement_timestamp() OR s.cancelled_at IS NOT NULL)
-               RETURNING w.user_id, w.slot_id, s.start_at, s.end_at),
-           e AS (
-               INSERT INTO gym_booking.events (recipient_id, kind, slot_id, payload, created_at)
-               SELECT ended.user_id, 'waitlist_expired', ended.slot_id,
-                      jsonb_build_object('start_at', ended.start_at, 'end_at', ended.end_at),
-                      statement_timestamp()
-                 FROM ended
-               RETURNING recipient_id)
-           SELECT count(*) FROM (SELECT pg_catalog.pg_notify('gym_booking_events', e.recipient_id::text)
-                                   FROM e) AS n",
+    text: expire_entries!("(s.start_at <= statement_timestamp() OR s.cancelled_at IS NOT NULL)"),
     args: &[],
 };
 
+// The entries of one slot (just cancelled).
 static EXPIRE_SLOT: Sql = Sql {
-    text: "WITH ended AS (
-               UPDATE gym_booking.waitlist_entries AS w
-                  SET state = 'expired', ended_at = statement_timestamp()
-                 FROM gym_booking.slots AS s
-                WHERE w.slot_id = $1 AND w.state = 'waiting' AND s.id = w.slot_id
-               RETURNING w.user_id, w.slot_id, s.start_at, s.end_at),
-           e AS (
-               INSERT INTO gym_booking.events (recipient_id, kind, slot_id, payload, created_at)
-               SELECT ended.user_id, 'waitlist_expired', ended.slot_id,
-                      jsonb_build_object('start_at', ended.start_at, 'end_at', ended.end_at),
-                      statement_timestamp()
-                 FROM ended
-               RETURNING recipient_id)
-           SELECT count(*) FROM (SELECT pg_catalog.pg_notify('gym_booking_events', e.recipient_id::text)
-                                   FROM e) AS n",
+    text: expire_entries!("w.slot_id = $1"),
     args: &[pg_sys::UUIDOID],
 };
 
