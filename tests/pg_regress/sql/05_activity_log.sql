@@ -103,7 +103,8 @@ UPDATE users SET password_hash = 'newhash' WHERE id = :'ted';
 SELECT count(*) - :entries AS new_entries FROM activity_logs;
 UPDATE users SET password_hash = 'newerhash', last_name = 'Tanner' WHERE id = :'ted';
 SELECT changed_fields
-  FROM activity_logs WHERE entity_type = 'user' AND entity_id = :'ted' AND action = 'update';
+  FROM activity_logs WHERE entity_type = 'user' AND entity_id = :'ted' AND action = 'update'
+ ORDER BY created_at;
 
 ------------------------------------------------------------------------------------------
 -- delete and status_auto_update
