@@ -10,12 +10,14 @@ use crate::identity::Actor;
 use crate::plans::{self, Sql};
 use crate::rules::waitlist;
 
-// Delivered events once the retention has passed since delivery; undelivered ones once it has
-// passed since they were written (nobody is delivering them). In batches.
+// Events written longer ago than the retention (delivered or not: one that old is news to
+// nobody), oldest first, in batches, found by the index on created_at.
 static PURGE_EVENTS: Sql = Sql {
     text: "WITH old AS (
-               SELECT e.id FROM gym_booking.events AS e, gym_booking.studio_settings AS st
-                WHERE coalesce(e.delivered_at, e.created_at) < statement_timestamp() - st.event_retention
+               SELECT e.id FROM gym_booking.events AS e
+                WHERE e.created_at < statement_timestamp()
+                                     - (SELECT st.event_retention FROM gym_booking.studio_settings AS st)
+                ORDER BY e.created_at
                 LIMIT $1
                   FOR UPDATE OF e SKIP LOCKED)
            DELETE FROM gym_booking.events AS e USING old WHERE e.id = old.id",
@@ -40,8 +42,8 @@ pub fn purge(max_rows: i32) -> RuleResult<i64> {
     Ok(plans::execute(&PURGE_EVENTS, &[max_rows.into()])? as i64)
 }
 
-/// Deletes events older than the `event_retention` setting (delivered: since delivery), at
-/// most `max_rows` of them; returns how many. Call again until it returns 0.
+/// Deletes events written longer ago than the `event_retention` setting, at most `max_rows` of
+/// them (oldest first); returns how many. Call again until it returns 0.
 #[pg_extern(volatile, parallel_unsafe)]
 fn purge_events(max_rows: default!(i32, 10000)) -> i64 {
     crate::errors::refuse_if_read_only(c"purge_events()");
