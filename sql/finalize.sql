@@ -47,5 +47,6 @@ GRANT EXECUTE ON FUNCTION
     expire_waitlists(),
     purge_events(integer)
     TO authenticated, service_role;
--- The delivery worker's.
-GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]) TO service_role;
+-- The delivery worker's (service_role, or an app admin: the functions check).
+GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]), acts_for_the_gym()
+    TO authenticated, service_role;

@@ -496,8 +496,9 @@ $upgrade_lock$;
 -- END upgrade lock
 
 -- Release 0.2.0: studio settings, waitlists, booking windows and limits, the event outbox
--- (issue 12). The rules themselves are in the new library; this script adds their tables,
--- triggers, policies and API, and replaces the functions whose SQL changed.
+-- (issue 12). The rules themselves are in the new library (which keeps a database's 0.1 rules
+-- until this script has run); this script adds their tables, triggers, policies and API, and
+-- replaces the functions whose SQL changed.
 
 -- Tables, types and indexes (as sql/studio.sql) ---------------------------------------
 -- Release 0.2.0, the studio's week (DESIGN.md Part 2): studio settings, waitlists and the
@@ -681,6 +682,11 @@ STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'purge_events_wrapper';
 
+CREATE  FUNCTION "acts_for_the_gym"() RETURNS bool /* bool */
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'acts_for_the_gym_wrapper';
+
 CREATE FUNCTION "studio_settings_guard"()
 	RETURNS TRIGGER
 	LANGUAGE c
@@ -821,6 +827,13 @@ GRANT SELECT ON events TO authenticated, service_role;
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_events ON events
     FOR SELECT TO authenticated USING (recipient_id = (SELECT active_user_id()));
+-- The app admin reads them all, as the service role does (the range arm: see security.sql).
+CREATE POLICY admin_all ON events
+    FOR SELECT TO authenticated
+    USING (id >= (SELECT CASE WHEN is_app_admin() THEN -9223372036854775808 END)
+       AND id <= (SELECT 9223372036854775807)
+       AND created_at >= (SELECT '-infinity'::timestamptz)
+       AND created_at <= (SELECT 'infinity'::timestamptz));
 
 -- Sequences: nobody's but the owner's (the rules draw from them), as every sequence here.
 REVOKE ALL ON SEQUENCE waitlist_queue, events_id_seq, studio_settings_history_id_seq FROM PUBLIC;
@@ -1021,14 +1034,20 @@ $$;
 COMMENT ON FUNCTION my_waitlist() IS
     'The caller''s places on waitlists of slots not yet started: position (1 = next) and how many wait';
 
--- The delivery worker's (service_role's): claim a batch, send it, acknowledge it. A claim is a
--- lease: events not acknowledged before it ends are claimed again (at least once).
+-- The delivery worker's (service_role's, or an app admin's: they may do what the service role
+-- may): claim a batch, send it, acknowledge it. A claim is a lease: events not acknowledged
+-- before it ends are claimed again (at least once).
 CREATE FUNCTION claim_events(max_events integer DEFAULT 100, lease interval DEFAULT '5 minutes')
 RETURNS SETOF events
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF NOT gym_booking.acts_for_the_gym() THEN
+        RAISE EXCEPTION 'only the gym''s delivery worker claims events'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Claim them as service_role (or an app admin); people read their own events.';
+    END IF;
     IF max_events IS NULL OR max_events NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'max_events must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -1053,14 +1072,21 @@ COMMENT ON FUNCTION claim_events(integer, interval) IS
     'The delivery worker claims up to max_events undelivered events for the lease (oldest first, SKIP LOCKED)';
 
 CREATE FUNCTION ack_events(event_ids bigint[]) RETURNS integer
-LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH done AS (
-        UPDATE gym_booking.events SET delivered_at = statement_timestamp()
-         WHERE id = ANY (ack_events.event_ids) AND delivered_at IS NULL
-        RETURNING 1)
-    SELECT count(*)::integer FROM done
+DECLARE
+    acknowledged integer;
+BEGIN
+    IF NOT gym_booking.acts_for_the_gym() THEN
+        RAISE EXCEPTION 'only the gym''s delivery worker acknowledges events'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE gym_booking.events SET delivered_at = statement_timestamp()
+     WHERE id = ANY (ack_events.event_ids) AND delivered_at IS NULL;
+    GET DIAGNOSTICS acknowledged = ROW_COUNT;
+    RETURN acknowledged;
+END
 $$;
 COMMENT ON FUNCTION ack_events(bigint[]) IS
     'The delivery worker marks events delivered; returns how many were not already';
@@ -1076,7 +1102,7 @@ SELECT pg_catalog.pg_extension_config_dump('events_id_seq', '');
 
 REVOKE EXECUTE ON FUNCTION
     waitlist_join(uuid), waitlist_leave(uuid), promote_waitlists(), expire_waitlists(),
-    lock_booking_slot(uuid), purge_events(integer),
+    lock_booking_slot(uuid), purge_events(integer), acts_for_the_gym(),
     join_waitlist(uuid), leave_waitlist(uuid), my_waitlist(),
     claim_events(integer, interval), ack_events(bigint[]),
     available_slots(timestamptz, timestamptz, uuid),
@@ -1098,4 +1124,6 @@ GRANT EXECUTE ON FUNCTION
     expire_waitlists(),
     purge_events(integer)
     TO authenticated, service_role;
-GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]) TO service_role;
+-- The delivery worker's (service_role, or an app admin: the functions check).
+GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]), acts_for_the_gym()
+    TO authenticated, service_role;

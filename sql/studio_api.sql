@@ -62,14 +62,20 @@ $$;
 COMMENT ON FUNCTION my_waitlist() IS
     'The caller''s places on waitlists of slots not yet started: position (1 = next) and how many wait';
 
--- The delivery worker's (service_role's): claim a batch, send it, acknowledge it. A claim is a
--- lease: events not acknowledged before it ends are claimed again (at least once).
+-- The delivery worker's (service_role's, or an app admin's: they may do what the service role
+-- may): claim a batch, send it, acknowledge it. A claim is a lease: events not acknowledged
+-- before it ends are claimed again (at least once).
 CREATE FUNCTION claim_events(max_events integer DEFAULT 100, lease interval DEFAULT '5 minutes')
 RETURNS SETOF events
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF NOT gym_booking.acts_for_the_gym() THEN
+        RAISE EXCEPTION 'only the gym''s delivery worker claims events'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Claim them as service_role (or an app admin); people read their own events.';
+    END IF;
     IF max_events IS NULL OR max_events NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'max_events must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -94,14 +100,21 @@ COMMENT ON FUNCTION claim_events(integer, interval) IS
     'The delivery worker claims up to max_events undelivered events for the lease (oldest first, SKIP LOCKED)';
 
 CREATE FUNCTION ack_events(event_ids bigint[]) RETURNS integer
-LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH done AS (
-        UPDATE gym_booking.events SET delivered_at = statement_timestamp()
-         WHERE id = ANY (ack_events.event_ids) AND delivered_at IS NULL
-        RETURNING 1)
-    SELECT count(*)::integer FROM done
+DECLARE
+    acknowledged integer;
+BEGIN
+    IF NOT gym_booking.acts_for_the_gym() THEN
+        RAISE EXCEPTION 'only the gym''s delivery worker acknowledges events'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE gym_booking.events SET delivered_at = statement_timestamp()
+     WHERE id = ANY (ack_events.event_ids) AND delivered_at IS NULL;
+    GET DIAGNOSTICS acknowledged = ROW_COUNT;
+    RETURN acknowledged;
+END
 $$;
 COMMENT ON FUNCTION ack_events(bigint[]) IS
     'The delivery worker marks events delivered; returns how many were not already';

@@ -42,6 +42,13 @@ GRANT SELECT ON events TO authenticated, service_role;
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_events ON events
     FOR SELECT TO authenticated USING (recipient_id = (SELECT active_user_id()));
+-- The app admin reads them all, as the service role does (the range arm: see security.sql).
+CREATE POLICY admin_all ON events
+    FOR SELECT TO authenticated
+    USING (id >= (SELECT CASE WHEN is_app_admin() THEN -9223372036854775808 END)
+       AND id <= (SELECT 9223372036854775807)
+       AND created_at >= (SELECT '-infinity'::timestamptz)
+       AND created_at <= (SELECT 'infinity'::timestamptz));
 
 -- Sequences: nobody's but the owner's (the rules draw from them), as every sequence here.
 REVOKE ALL ON SEQUENCE waitlist_queue, events_id_seq, studio_settings_history_id_seq FROM PUBLIC;

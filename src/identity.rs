@@ -308,6 +308,19 @@ pub fn is_trainer() -> bool {
     account.is_some_and(|a| a.active_with_role("trainer"))
 }
 
+/// Whether the caller acts for the gym: an active app admin, or a role that is not a client's
+/// (`service_role`, a DBA). Judged by the role the request runs as (`SET ROLE`), also inside a
+/// SECURITY DEFINER function (the event delivery functions ask it).
+#[pg_extern(stable, parallel_restricted)]
+pub fn acts_for_the_gym() -> bool {
+    if is_app_admin() {
+        return true;
+    }
+    // SAFETY: reads the session's current role (SET ROLE), not a function owner's.
+    let outer = unsafe { pg_sys::GetOuterUserId() };
+    !writer_is(outer, c"authenticated") && !writer_is(outer, c"anon")
+}
+
 /// Whether the caller reads as somebody: an active account (JWT sub), or a role that is not a
 /// client's (`service_role`, a DBA). A deleted account's token, or a client's token without a
 /// sub, reads nothing. Judged by the role the request runs as (`SET ROLE`), also inside a

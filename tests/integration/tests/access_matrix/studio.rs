@@ -113,11 +113,12 @@ pub(crate) fn tables() -> Vec<Line> {
             "UPDATE gym_booking.waitlist_entries SET state = 'left', ended_at = now() RETURNING id::text",
             ALL_DENIED),
         line("DELETE", "/waitlist_entries", "DELETE FROM gym_booking.waitlist_entries", ALL_DENIED),
-        // events: the recipient's own; service_role reads all (the delivery worker) -------
+        // events: the recipient's own; service_role (the delivery worker) and the app admin,
+        // who may do what the service role may, read all ------------------------------------
         line("GET", "/events",
             "SELECT recipient_id::text || ' ' || kind || ' ' || coalesce(booking_id::text, slot_id::text, '-')
                FROM gym_booking.events", [
-            DENIED, Rows(EVENTS_A), Rows(EVENTS_B), NOTHING, NOTHING, NOTHING,
+            DENIED, Rows(EVENTS_A), Rows(EVENTS_B), NOTHING, NOTHING, Rows(ALL_EVENTS),
             Rows(ALL_EVENTS),
         ]),
         line("POST", "/events",
@@ -222,8 +223,10 @@ pub(crate) fn api() -> Vec<Line> {
             "SELECT recipient_id::text || ' ' || kind || ' ' || coalesce(booking_id::text, slot_id::text, '-')
                     || ' ' || attempts
                FROM gym_booking.claim_events(2, interval '1 minute')", [
-            // (The delivery worker's, service_role's; an app admin is no delivery worker.)
-            DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,
+            // (The delivery worker's: service_role's, and the app admin's, who may do what the
+            // service role may.)
+            DENIED, DENIED, DENIED, DENIED, DENIED,
+            Writes(&["A booking_confirmed A@T1 1", "A booking_confirmed A@T2 1"], &[EVENTS]),
             Writes(&["A booking_confirmed A@T1 1", "A booking_confirmed A@T2 1"], &[EVENTS]),
         ], "SELECT count(*) FILTER (WHERE claimed_until > now()) = 2
                    AND count(*) FILTER (WHERE claimed_until > now() + interval '61 seconds') = 0
@@ -231,7 +234,8 @@ pub(crate) fn api() -> Vec<Line> {
               FROM gym_booking.events"),
         checked("POST", "/rpc/ack_events",
             "SELECT gym_booking.ack_events(ARRAY(SELECT id FROM gym_booking.events))", [
-            DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,
+            DENIED, DENIED, DENIED, DENIED, DENIED,
+            Writes(&["12"], &[EVENTS]),
             Writes(&["12"], &[EVENTS]),
         ], "SELECT bool_and(delivered_at IS NOT NULL) FROM gym_booking.events"),
     ]
