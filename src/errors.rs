@@ -72,7 +72,7 @@ pub enum RuleError {
 
     /// 21000: the athlete already holds as many upcoming bookings as the studio allows.
     #[error("you already hold as many upcoming bookings as this studio allows ({limit})")]
-    LimitReached { limit: i32 },
+    LimitReached { held: i64, limit: i32 },
 
     /// 23P01: the slot's free places are held for athletes on its waitlist.
     #[error("this slot is full")]
@@ -197,9 +197,10 @@ impl From<RuleError> for ErrorReport {
             RuleError::Closed { at } => report
                 .set_detail(format!("Booking closed at {at}."))
                 .set_hint("Choose a later slot."),
-            RuleError::LimitReached { limit } => report
+            RuleError::LimitReached { held, limit } => report
                 .set_detail(format!(
-                    "Reserved bookings of slots that have not started count; the limit is {limit}."
+                    "You hold {held} upcoming booking{}; the studio allows {limit}.",
+                    if held == 1 { "" } else { "s" }
                 ))
                 .set_hint(
                     "Cancel one of your upcoming bookings, or book after one has taken place.",

@@ -356,12 +356,14 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
         } else {
             patiently(|| Ok(try_lock_athlete_limit(user_id)?.then_some(Some(()))))?;
         }
-        if upcoming_of(user_id)? >= i64::from(limit) {
-            return Err(RuleError::LimitReached { limit });
+        let held = upcoming_of(user_id)?;
+        if held >= i64::from(limit) {
+            return Err(RuleError::LimitReached { held, limit });
         }
     }
-    // A free place is not for anyone while an eligible athlete waits ahead of them.
-    if !promotion && locked.before_cutoff && settings::installed() {
+    // A free place is not for anyone while an eligible athlete waits ahead of them (outside
+    // the booking window nobody waiting is: a promotion books nobody then).
+    if !promotion && locked.before_cutoff && !locked.outside_window && settings::installed() {
         let held = waitlist::held_for_waitlist(slot_id, user_id)?;
         if i64::from(capacity) - reserved <= held {
             return Err(RuleError::HeldForWaitlist { waiting: held });

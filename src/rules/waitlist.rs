@@ -87,10 +87,15 @@ impl Terms {
 }
 
 // Eligible athletes waiting ahead of $2 (everyone waiting, when $2 is not) before the cutoff:
-// those the studio's limit lets book. Run on the latest snapshot, with the slot locked.
+// those a promotion would book (see `TAKE_WAITER`: an active account that is no trainer's,
+// under the studio's limit; the window is the caller's to check). Run on the latest snapshot,
+// with the slot locked.
 static HELD_FOR_WAITLIST: Sql = Sql {
     text: "SELECT count(*)
-             FROM gym_booking.waitlist_entries AS w, gym_booking.studio_settings AS st
+             FROM gym_booking.waitlist_entries AS w
+             JOIN gym_booking.users AS u
+               ON u.id = w.user_id AND u.deleted_at IS NULL AND u.role <> 'trainer',
+                  gym_booking.studio_settings AS st
             WHERE w.slot_id = $1 AND w.state = 'waiting' AND w.user_id <> $2
               AND w.queue_no < coalesce((SELECT m.queue_no FROM gym_booking.waitlist_entries AS m
                                           WHERE m.slot_id = $1 AND m.user_id = $2
@@ -287,10 +292,11 @@ static LEAVE: Sql = Sql {
 
 /// The caller, who must be signed in with an active account.
 fn athlete(action: &str) -> RuleResult<pgrx::Uuid> {
-    let Some(me) = identity::claimed_user_id()? else {
+    let actor = Actor::current()?;
+    // No token, or one naming no account: not signed in (as book_slot answers it).
+    let (Some(me), Some(_)) = (identity::claimed_user_id()?, actor.user_id) else {
         return Err(RuleError::not_allowed(format!("sign in to {action}")));
     };
-    let actor = Actor::current()?;
     if !actor.active {
         return Err(RuleError::NotBookable {
             reason: "the athlete's account has been deleted",

@@ -2,27 +2,47 @@
 //! (an admin, trainers, athletes, the service role, anon, a token for an account that does not
 //! exist, a token whose `sub` is not a uuid), through the API (`book_slot`, `cancel_booking`,
 //! `create_slot`, `cancel_slot`, `available_slots`, `my_bookings`, `complete_past_bookings`,
-//! `delete_my_account`), through the tables as PostgREST would write them (an admin changing a
+//! `delete_my_account`; from 0.2.0 `join_waitlist`, `leave_waitlist`, `my_waitlist`,
+//! `promote_waitlists`), through the tables as PostgREST would write them (an admin changing a
 //! slot's capacity, notes or times, cancelling or completing a booking late, promoting or
-//! demoting a trainer, deleting an account, a sign-up), and forbidden attempts (an athlete
-//! cancelling someone else's booking, completing their own, changing their role or email,
-//! booking for someone else, moving or deleting a booking; a trainer cancelling another
-//! trainer's slot; anyone writing `activity_logs`, `booking_status_history` or
-//! `trainer_directory`, or reading `password_hash`).
+//! demoting a trainer, deleting an account, a sign-up; an admin changing the studio's settings:
+//! cancellation window, booking window, limit of upcoming bookings, waitlists on or off, their
+//! size and cutoff, sometimes back to the defaults, sometimes out of range), and forbidden
+//! attempts (an athlete cancelling someone else's booking, completing their own, changing their
+//! role or email, booking for someone else, moving or deleting a booking; a trainer cancelling
+//! another trainer's slot; anyone writing `activity_logs`, `booking_status_history`,
+//! `trainer_directory`, `waitlist_entries` or the settings' history, an athlete forging events,
+//! anyone but an admin changing the settings, or reading `password_hash`). Waitlists form where
+//! they can: bookings and joins go to full slots, and places there are freed, capacities raised
+//! and booked by others.
 //!
 //! Accounts get deleted along the way and stay actors, with their tokens. Time is real: slots
-//! are created 30-90 minutes ahead (around the 60-minute cancellation window) and days ahead
-//! (`create_slot` refuses the past); ended and running slots with reserved bookings are loaded
-//! under `session_replication_role = replica`, as a restore would load them, at the start and
-//! along the way, so `complete_past_bookings` has work.
+//! are created 30-90 minutes ahead (around the cancellation window, the waitlist cutoff and
+//! the closing of booking) and days ahead (around the opening of booking; `create_slot` refuses
+//! the past); ended and running slots with reserved bookings are loaded under
+//! `session_replication_role = replica`, as a restore would load them, at the start and along
+//! the way, so `complete_past_bookings` has work. The background worker does not serve these
+//! databases: entries of slots that start stay `waiting` (their expiry is the worker's).
 //!
-//! A model of users, slots and bookings predicts each request's outcome from the request's own
-//! `now()` (read in the same transaction): the result, or the refusal's SQLSTATE. A refusal, or a
-//! call that should change nothing, must leave every table as it was (a fingerprint: each
-//! table's row count and newest row version's `xmin`, see `FINGERPRINT`). After every
-//! step, as the superuser, the database must agree with the model (every booking's status,
-//! number of history rows and `auto_processed`; every slot; every user's role and deletion) and
-//! keep every invariant:
+//! A model of users, slots, bookings, the settings and the waitlists predicts each request's
+//! outcome from the request's own `now()` (read in the same transaction): the result, or the
+//! refusal's SQLSTATE, with the DETAIL where the contract words it (when booking opens or
+//! closed, how many upcoming bookings are held, a place held for the waitlist). It predicts
+//! the booking rule (docs/studio-week.md) for every path, the gym exempt from windows and
+//! limit: the slot, the window (44000, 22000), the capacity (23P01), the limit (21000), and the
+//! free places held for eligible athletes waiting ahead before the cutoff (23P01); every
+//! promotion (after a cancellation by anyone, a capacity increase, an account deletion's
+//! cascade, the sweep), in queue order, skipping athletes who may not book now (deleted,
+//! outside the window, at the limit), none past the cutoff (across slots, where the order
+//! matters, whichever order the database took among the possible ones); who waits where and in
+//! which order, whose entry ended how; and every event the step writes (kind, recipient, slot,
+//! booking, who made the change). A refusal, or a call that should change nothing, must leave
+//! every table as it was (a fingerprint: each table's row count and newest row version's
+//! `xmin`, see `FINGERPRINT`). After every step, as the superuser, the database must agree
+//! with the model (every booking's status, number of history rows and `auto_processed`; every
+//! slot; every user's role and deletion; every waitlist entry in queue order with its state
+//! and booking; the settings and the size of their history; the step's events and their
+//! `NOTIFY`) and keep every invariant:
 //! - no slot holds more reserved bookings than its capacity; none in a cancelled slot;
 //! - each booking's history is a chain (first `previous_status` is `reserved`, each next one the
 //!   prior `current_status`, the last `current_status` the booking's status, whose
@@ -33,10 +53,20 @@
 //! - `trainer_directory` is exactly the active trainers, as `users` has them;
 //! - no personal value of a deleted account survives in `users` or `trainer_directory`; no
 //!   personal value or password of anyone ever reaches `activity_logs`; every log row has a
-//!   non-empty `changed_fields` object without `password_hash`.
+//!   non-empty `changed_fields` object without `password_hash`;
+//! - at most one waiting entry per slot and athlete, never one for an athlete holding a place
+//!   in that slot, a cancelled slot or a deleted account; entries carry their slot's trainer;
+//! - every promoted entry names its athlete's booking of its slot, which has a log row and an
+//!   event; every `waitlist_promoted` event has its promoted entry, and a re-activated booking
+//!   its automatic history row;
+//! - no free place in a slot still before its cutoff while an athlete who may book it waits,
+//!   read by the database's own settings (on every slot the model saw settled: a slot where an
+//!   athlete became eligible since, with no place freed, waits for the sweep);
+//! - no event payload shows another athlete's id or anyone's personal values.
 //!
 //! An error other than the documented refusals (README, "Errors") fails the test at once, as
-//! does any mismatch; the message names the seed, the step, the operation and the last steps.
+//! does any mismatch; the message names the seed, the step, the operation (with the settings)
+//! and the last steps.
 //!
 //! Runs: the test runs seeds 1, 2 and 3 for 1500 steps each, as many side by side as there are
 //! cores, each in its own database (`it_model_<seed>`): about 15-25 s per seed on two cores.
@@ -50,10 +80,10 @@
 //!
 //! Replaying a failure: `GYM_BOOKING_MODEL_SEEDS=<seed> GYM_BOOKING_MODEL_STEPS=<step + 1>`.
 //! The choices follow from the seed and the outcomes so far; outcomes depend on the clock only
-//! where a slot's time is near (starts, ends, the 60-minute window), so a replay takes the same
-//! path unless the run crossed such a moment differently.
+//! where a slot's time is near (starts, ends, the windows and the cutoff), so a replay takes
+//! the same path unless the run crossed such a moment differently.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
@@ -77,12 +107,23 @@ mod model;
 mod ops;
 #[path = "model_based/run.rs"]
 mod run;
+#[path = "model_based/week.rs"]
+mod week;
+#[path = "model_based/week_checks.rs"]
+mod week_checks;
+#[path = "model_based/week_choose.rs"]
+mod week_choose;
+#[path = "model_based/week_expect.rs"]
+mod week_expect;
 
 use checks::{booking_obs, caller_for, slot_obs, SLOT_COLUMNS};
 use ops::Op;
+use week::{Entry, Ev, Setting, Settings, WState};
 
 const DEFAULT_SEEDS: [u64; 3] = [1, 2, 3];
 const DEFAULT_STEPS: usize = 1500;
+/// The draws (of 1000 + this) that choose an operation of 0.2.0 (`choose_week`).
+const WEEK_WEIGHT: u64 = 160;
 
 // Refusals (README, "Errors").
 const FULL: &str = "23P01";
@@ -96,8 +137,17 @@ const DUPLICATE: &str = "23505";
 const NO_SUCH_ROW: &str = "23503";
 const BAD_CLAIMS: &str = "22P02";
 const CHECK: &str = "23514";
+// Refusals of 0.2.0 (docs/studio-week.md).
+/// Before the booking window opens (with_check_option_violation).
+const NOT_OPEN: &str = "44000";
+/// After the booking window closed (data_exception).
+const CLOSED: &str = "22000";
+/// At `max_upcoming_bookings` (cardinality_violation).
+const LIMIT: &str = "21000";
+/// Waitlists switched off (feature_not_supported).
+const WAITLIST_OFF: &str = "0A000";
 /// Every SQLSTATE a refusal may have; anything else (XX000, 40P01, ...) is a bug.
-const DOCUMENTED: [&str; 11] = [
+const DOCUMENTED: [&str; 15] = [
     FULL,
     TOO_LATE,
     NOT_BOOKABLE,
@@ -109,6 +159,10 @@ const DOCUMENTED: [&str; 11] = [
     NO_SUCH_ROW,
     BAD_CLAIMS,
     CHECK,
+    NOT_OPEN,
+    CLOSED,
+    LIMIT,
+    WAITLIST_OFF,
 ];
 
 const SECOND: i64 = 1_000_000;
@@ -314,13 +368,30 @@ enum IdentityChange {
 #[derive(Clone, Debug, PartialEq)]
 enum Obs {
     Rows(u64),
-    Booking { id: String, status: Status },
-    Slot { id: String, shape: String },
-    Created { id: String },
+    Booking {
+        id: String,
+        status: Status,
+    },
+    Slot {
+        id: String,
+        shape: String,
+    },
+    Created {
+        id: String,
+    },
     Count(i64),
     Done,
     List(Vec<String>),
-    Loaded { slot: String, bookings: Vec<String> },
+    Loaded {
+        slot: String,
+        bookings: Vec<String>,
+    },
+    /// A waitlist entry returned by `join_waitlist` / `leave_waitlist`.
+    Entry {
+        id: String,
+        slot: String,
+        state: String,
+    },
 }
 
 /// The id of a row the request creates, in an expected `Obs`: any id the model does not know.
@@ -329,7 +400,10 @@ const NEW: &str = "<new>";
 impl Obs {
     fn id(&self) -> Option<&str> {
         match self {
-            Obs::Booking { id, .. } | Obs::Slot { id, .. } | Obs::Created { id } => Some(id),
+            Obs::Booking { id, .. }
+            | Obs::Slot { id, .. }
+            | Obs::Created { id }
+            | Obs::Entry { id, .. } => Some(id),
             _ => None,
         }
     }
@@ -365,6 +439,10 @@ impl Fail {
 enum Expect {
     /// Refused with this SQLSTATE; nothing changes.
     Refused(&'static str),
+    /// Refused with this SQLSTATE and a DETAIL that contains each of these; nothing changes.
+    RefusedWith(&'static str, Vec<String>),
+    /// A write the caller may not make: refused (42501) or no row reached; nothing changes.
+    Denied,
     /// Succeeds with this result and changes nothing.
     Same(Obs),
     /// Succeeds with this result; rows are rewritten (`updated_at`) but nothing the model
@@ -379,13 +457,22 @@ enum Effect {
     NewBooking {
         slot: usize,
         user: usize,
+        by: Option<&'static str>,
     },
     Status {
         booking: usize,
         to: Status,
+        /// Who made the change, as the event's payload says it.
+        by: Option<&'static str>,
     },
     CancelSlot {
         slot: usize,
+        by: Option<&'static str>,
+    },
+    /// The slot's notes changed.
+    Notes {
+        slot: usize,
+        by: Option<&'static str>,
     },
     NewSlot {
         trainer: usize,
@@ -432,6 +519,21 @@ enum Effect {
         capacity: i64,
         athletes: Vec<usize>,
     },
+    Join {
+        slot: usize,
+        user: usize,
+    },
+    Leave {
+        entry: usize,
+    },
+    Settings {
+        settings: Settings,
+        changed: i64,
+    },
+    /// `promote_waitlists()`: promotions in these slots.
+    Sweep {
+        slots: Vec<usize>,
+    },
 }
 
 /// Statements the grants refuse whoever (of the client roles) runs them.
@@ -466,11 +568,28 @@ fn slot_shape(start_s: i64, minutes: i64, capacity: i64, cancelled: bool) -> Str
     )
 }
 
+#[derive(Clone)]
 struct Model {
     users: Vec<User>,
     slots: Vec<Slot>,
     bookings: Vec<Booking>,
     by_pair: HashMap<(usize, usize), usize>,
+    settings: Settings,
+    entries: Vec<Entry>,
+    /// The waiting entry of (slot, athlete).
+    waiting: HashMap<(usize, usize), usize>,
+    /// Events the current step wrote (checked, then cleared, after each step).
+    out: Vec<Ev>,
+    /// Events written so far, per recipient.
+    events_of: HashMap<usize, i64>,
+    /// Rows `studio_settings_history` may hold: one per change, or one per changed setting.
+    settings_history: (i64, i64),
+    /// Who waits where in the database after the current request, read when promotions in
+    /// several slots at once may go in more than one order (the contract fixes the order
+    /// within a slot, not across slots).
+    observed_waiting: Option<HashSet<(usize, usize)>>,
+    /// Promotions in several slots at once: how often, and how often the order mattered.
+    across_slots: (u32, u32),
 }
 
 /// The checks' statements, prepared once per run.
@@ -480,6 +599,11 @@ struct Checks {
     bookings: Statement,
     slots: Statement,
     users: Statement,
+    week: Statement,
+    settled: Statement,
+    entries: Statement,
+    settings: Statement,
+    events: Statement,
 }
 
 struct Run {
@@ -493,6 +617,8 @@ struct Run {
     now: i64,
     fingerprint: String,
     log_mark: String,
+    /// The newest event's id before the current step.
+    event_mark: i64,
     recent: VecDeque<String>,
     /// Per kind of operation, how often it succeeded ("ok") or was refused with each SQLSTATE.
     tally: BTreeMap<&'static str, BTreeMap<String, u32>>,
@@ -551,9 +677,23 @@ fn run_model(seed: u64, steps: usize, stop: &AtomicBool) {
             format!("\n    {kind}: {}", outcomes.join(", "))
         })
         .collect();
+    let entries: Vec<String> = [
+        WState::Waiting,
+        WState::Promoted,
+        WState::Left,
+        WState::Expired,
+        WState::Removed,
+    ]
+    .iter()
+    .map(|&st| {
+        let n = m.entries.iter().filter(|e| e.state == st).count();
+        format!("{n} {}", st.sql())
+    })
+    .collect();
     eprintln!(
         "seed {seed}: {steps} steps in {:.1} s; {} users ({} deleted), {} slots ({} cancelled), \
-         bookings: {} reserved, {} cancelled, {} completed; outcomes:{}",
+         bookings: {} reserved, {} cancelled, {} completed; waitlist entries: {}; \
+         promotions in several slots at once: {} (the order mattered in {}); outcomes:{}",
         started.elapsed().as_secs_f64(),
         m.users.len(),
         m.users.iter().filter(|u| u.deleted).count(),
@@ -562,6 +702,9 @@ fn run_model(seed: u64, steps: usize, stop: &AtomicBool) {
         count(Status::Reserved),
         count(Status::Cancelled),
         count(Status::Completed),
+        entries.join(", "),
+        m.across_slots.0,
+        m.across_slots.1,
         tally.join("")
     );
 }

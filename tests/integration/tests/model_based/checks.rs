@@ -147,7 +147,8 @@ SELECT format('activity_logs row %s (%s %s %s) shows the personal value or passw
     ON strpos(l.changed_fields::text || l.metadata::text, v) > 0
 ";
 
-/// Whether any table changed: per table, the row count and the newest row version's `xmin`.
+/// Whether any table changed (the 0.2.0 tables too): per table, the row count and the newest
+/// row version's `xmin`.
 /// Every committed INSERT or UPDATE (a trigger's too) leaves row versions stamped with its
 /// transaction id, higher than any before it; a DELETE lowers the count (and with an INSERT, a
 /// new `xmin` shows); locks do not count. So this pair is the same before and after a request
@@ -167,7 +168,15 @@ SELECT concat_ws(' | ',
          (SELECT count(*) || ' logs, xmin ' || coalesce(max(t.xmin::text::int8), 0)
             FROM gym_booking.activity_logs AS t),
          (SELECT count(*) || ' history, xmin ' || coalesce(max(t.xmin::text::int8), 0)
-            FROM gym_booking.booking_status_history AS t)),
+            FROM gym_booking.booking_status_history AS t),
+         (SELECT count(*) || ' waitlist entries, xmin ' || coalesce(max(t.xmin::text::int8), 0)
+            FROM gym_booking.waitlist_entries AS t),
+         (SELECT count(*) || ' events, xmin ' || coalesce(max(t.xmin::text::int8), 0)
+            FROM gym_booking.events AS t),
+         (SELECT count(*) || ' settings, xmin ' || coalesce(max(t.xmin::text::int8), 0)
+            FROM gym_booking.studio_settings AS t),
+         (SELECT count(*) || ' settings history, xmin ' || coalesce(max(t.xmin::text::int8), 0)
+            FROM gym_booking.studio_settings_history AS t)),
        (SELECT coalesce(max(created_at)::text, '-infinity') FROM gym_booking.activity_logs)";
 
 impl Checks {
@@ -191,6 +200,11 @@ impl Checks {
                         last_name, contact_phone
                    FROM gym_booking.users",
             )?,
+            week: client.prepare(week_checks::WEEK_INVARIANTS)?,
+            settled: client.prepare(week_checks::SETTLED)?,
+            entries: client.prepare(week_checks::ENTRIES)?,
+            settings: client.prepare(week_checks::SETTINGS)?,
+            events: client.prepare(week_checks::EVENTS)?,
         })
     }
 }

@@ -4,8 +4,10 @@ use super::*;
 
 impl Run {
     pub(crate) fn choose(&mut self) -> Op {
-        let r = self.rng.below(1000);
+        // 0..1000: the operations of 0.1; from 1000 on, those of 0.2.0 (`choose_week`).
+        let r = self.rng.below(1000 + WEEK_WEIGHT);
         match r {
+            1000.. => self.choose_week(r - 1000),
             // Book a slot.
             0..=179 | 895..=999 => self.book(),
             885..=894 => {

@@ -7,6 +7,9 @@ impl Model {
     /// The model's prediction of what `op` does, sent at `now` (the request's `now()`).
     pub(crate) fn expect(&self, op: &Op, now: i64) -> Expect {
         use Expect::{Change, Refused, Same, Touch};
+        if let Some(expect) = self.expect_week(op, now) {
+            return expect;
+        }
         match op {
             Op::Book { who, slot } => {
                 if let Some(code) = self.api_gate(who, true) {
@@ -45,8 +48,14 @@ impl Model {
                             }),
                             Status::Completed => Refused(INVALID),
                             Status::Cancelled => {
-                                if let Some(code) = self.place_refusal(slot, now) {
-                                    return Refused(code);
+                                if let Some(refusal) = self.place_refusal(who, me, slot, now, false)
+                                {
+                                    return refusal;
+                                }
+                                // book_slot brings a booking back through an insert that meets
+                                // the row: a trainer (an athlete promoted since) may not book.
+                                if self.active_trainer(who) {
+                                    return Refused(NOT_ALLOWED);
                                 }
                                 Change(
                                     Obs::Booking {
@@ -56,6 +65,7 @@ impl Model {
                                     Effect::Status {
                                         booking: b,
                                         to: Status::Reserved,
+                                        by: self.by(who, Some(me), slot),
                                     },
                                 )
                             }
@@ -66,8 +76,8 @@ impl Model {
                         if self.users[me].deleted {
                             return Refused(NOT_BOOKABLE);
                         }
-                        if let Some(code) = self.place_refusal(slot, now) {
-                            return Refused(code);
+                        if let Some(refusal) = self.place_refusal(who, me, slot, now, false) {
+                            return refusal;
                         }
                         if self.active_trainer(who) {
                             return Refused(NOT_ALLOWED);
@@ -77,7 +87,11 @@ impl Model {
                                 id: NEW.into(),
                                 status: Status::Reserved,
                             },
-                            Effect::NewBooking { slot, user: me },
+                            Effect::NewBooking {
+                                slot,
+                                user: me,
+                                by: self.by(who, Some(me), slot),
+                            },
                         )
                     }
                 }
@@ -104,6 +118,7 @@ impl Model {
                         Effect::Status {
                             booking: b,
                             to: Status::Cancelled,
+                            by: self.by(who, Some(booking.user), slot),
                         },
                     );
                 }
@@ -173,7 +188,8 @@ impl Model {
                 if s.cancelled {
                     Same(cancelled)
                 } else if self.may_write_slot(who, slot) {
-                    Change(cancelled, Effect::CancelSlot { slot })
+                    let by = self.by(who, None, slot);
+                    Change(cancelled, Effect::CancelSlot { slot, by })
                 } else {
                     Refused(NOT_ALLOWED)
                 }
@@ -244,6 +260,7 @@ impl Model {
                     Effect::Status {
                         booking: b,
                         to: *to,
+                        by: self.by(who, Some(booking.user), slot),
                     },
                 );
                 match (booking.status, *to) {
@@ -259,8 +276,10 @@ impl Model {
                     (Status::Cancelled, Status::Reserved) => {
                         if self.users[booking.user].deleted {
                             Refused(NOT_BOOKABLE)
-                        } else if let Some(code) = self.place_refusal(slot, now) {
-                            Refused(code)
+                        } else if let Some(refusal) =
+                            self.place_refusal(who, booking.user, slot, now, false)
+                        {
+                            refusal
                         } else {
                             change
                         }
@@ -294,10 +313,8 @@ impl Model {
                     .by_pair
                     .get(&(*slot, *user))
                     .is_some_and(|&b| self.bookings[b].status == Status::Reserved);
-                match self.place_refusal(*slot, now) {
-                    Some(FULL) if holds_a_place => {}
-                    Some(code) => return Refused(code),
-                    None => {}
+                if let Some(refusal) = self.place_refusal(who, *user, *slot, now, holds_a_place) {
+                    return refusal;
                 }
                 let own = self.owner(who) == Some(*user) && !self.active_trainer(who);
                 if !(self.gym(who) || own) {
@@ -314,6 +331,7 @@ impl Model {
                     Effect::NewBooking {
                         slot: *slot,
                         user: *user,
+                        by: self.by(who, Some(*user), *slot),
                     },
                 )
             }
@@ -355,7 +373,13 @@ impl Model {
                 if self.slots[*slot].gone || !self.may_write_slot(who, *slot) {
                     return Same(Obs::Rows(0));
                 }
-                Touch(Obs::Rows(1))
+                // New notes (always: a fresh token); the athletes holding a place hear of it.
+                let by = self.by(who, None, *slot);
+                if self.slots[*slot].cancelled {
+                    Touch(Obs::Rows(1))
+                } else {
+                    Change(Obs::Rows(1), Effect::Notes { slot: *slot, by })
+                }
             }
             Op::SlotMove { who, slot, minutes } => {
                 if matches!(who, Who::Anon) {
@@ -512,6 +536,13 @@ impl Model {
             }
             Op::Forbidden { .. } => Refused(NOT_ALLOWED),
             Op::Directory => Same(Obs::List(self.directory())),
+            Op::JoinWaitlist { .. }
+            | Op::LeaveWaitlist { .. }
+            | Op::MyWaitlist { .. }
+            | Op::SetSettings { .. }
+            | Op::PromoteWaitlists { .. }
+            | Op::ReadEntries { .. }
+            | Op::ReadEvents { .. } => unreachable!("answered by expect_week"),
             Op::LoadPast {
                 trainer,
                 start_s,

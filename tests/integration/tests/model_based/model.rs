@@ -48,20 +48,9 @@ impl Model {
             .count() as i64
     }
 
-    /// Why a place in the slot cannot be taken now, if it cannot.
-    pub(crate) fn place_refusal(&self, slot: usize, now: i64) -> Option<&'static str> {
-        let s = &self.slots[slot];
-        if s.cancelled || s.start_us() <= now {
-            Some(NOT_BOOKABLE)
-        } else if self.reserved(slot) >= s.capacity {
-            Some(FULL)
-        } else {
-            None
-        }
-    }
-
+    /// Too late for an athlete to cancel: within the studio's cancellation window.
     pub(crate) fn too_late(&self, slot: usize, now: i64) -> bool {
-        now > self.slots[slot].start_us() - 60 * MINUTE
+        now > self.slots[slot].start_us() - self.settings.cancellation_window
     }
 
     pub(crate) fn ended(&self, slot: usize, now: i64) -> bool {
@@ -125,6 +114,7 @@ impl Model {
             })
             .map(|(i, s)| {
                 let booked = self.reserved(i);
+                let waiting = self.waiting_in(i).len();
                 let t = &self.users[s.trainer];
                 let name = if t.role == Role::Trainer && !t.deleted {
                     t.display_name()
@@ -135,7 +125,7 @@ impl Model {
                     s.start_s,
                     s.id.as_str(),
                     format!(
-                        "{} capacity {} booked {booked} available {} trainer {name}",
+                        "{} capacity {} booked {booked} available {} waiting {waiting} trainer {name}",
                         s.id,
                         s.capacity,
                         s.capacity - booked
@@ -179,6 +169,7 @@ impl Model {
         self.users.iter().any(|u| u.id == id)
             || self.slots.iter().any(|s| s.id == id)
             || self.bookings.iter().any(|b| b.id == id)
+            || self.entries.iter().any(|e| e.id == id)
     }
 
     pub(crate) fn matches(&self, expected: &Obs, actual: &Obs) -> bool {
@@ -195,7 +186,8 @@ impl Model {
                 match &mut expected {
                     Obs::Booking { id: e, .. }
                     | Obs::Slot { id: e, .. }
-                    | Obs::Created { id: e } => *e = id.to_string(),
+                    | Obs::Created { id: e }
+                    | Obs::Entry { id: e, .. } => *e = id.to_string(),
                     _ => unreachable!(),
                 }
                 !self.knows_id(id) && expected == *actual
@@ -212,33 +204,54 @@ impl Model {
         b.auto = auto;
     }
 
-    /// A cancelled slot cancels its reserved bookings (the system's change).
-    pub(crate) fn cancel_slot(&mut self, slot: usize) {
+    /// A cancelled slot cancels its reserved bookings (the system's change; each athlete hears
+    /// `slot_cancelled`) and expires its waiting entries (`waitlist_expired`).
+    pub(crate) fn cancel_slot(&mut self, slot: usize, by: Option<&'static str>) {
         self.slots[slot].cancelled = true;
         for b in 0..self.bookings.len() {
             if self.bookings[b].slot == slot && self.bookings[b].status == Status::Reserved {
                 self.set_status(b, Status::Cancelled, true);
+                let user = self.bookings[b].user;
+                self.event("slot_cancelled", user, slot, Some(b), by);
             }
+        }
+        for e in self.waiting_in(slot) {
+            self.end_entry(e, WState::Expired, None);
+            let user = self.entries[e].user;
+            self.event("waitlist_expired", user, slot, None, None);
         }
     }
 
-    /// A deleted account: its reserved bookings of slots still to start are cancelled, and its
-    /// slots still to start (with their reserved bookings).
+    /// A deleted account: its waiting entries end (`removed`), its reserved bookings of slots
+    /// still to start are cancelled (each freed place goes to the waitlist), and its slots
+    /// still to start are cancelled (with their reserved bookings and waiting entries).
     pub(crate) fn delete_user(&mut self, user: usize, now: i64) {
         self.users[user].deleted = true;
+        let entries: Vec<usize> = self
+            .waiting
+            .iter()
+            .filter(|((_, u), _)| *u == user)
+            .map(|(_, &e)| e)
+            .collect();
+        for e in entries {
+            self.end_entry(e, WState::Removed, None);
+        }
+        let mut freed = Vec::new();
         for b in 0..self.bookings.len() {
             let booking = &self.bookings[b];
             if booking.user == user
                 && booking.status == Status::Reserved
                 && self.slots[booking.slot].start_us() > now
             {
+                freed.push(booking.slot);
                 self.set_status(b, Status::Cancelled, true);
             }
         }
+        self.promote_many(&freed, now);
         for s in 0..self.slots.len() {
             let slot = &self.slots[s];
             if slot.trainer == user && !slot.gone && !slot.cancelled && slot.start_us() > now {
-                self.cancel_slot(s);
+                self.cancel_slot(s, Some("system"));
             }
         }
     }
@@ -246,19 +259,24 @@ impl Model {
     pub(crate) fn apply(&mut self, effect: Effect, obs: &Obs, now: i64) {
         let new_id = || obs.id().expect("a created row's id").to_string();
         match effect {
-            Effect::NewBooking { slot, user } => {
-                self.by_pair.insert((slot, user), self.bookings.len());
-                self.bookings.push(Booking {
-                    id: new_id(),
-                    slot,
-                    user,
-                    status: Status::Reserved,
-                    changes: 0,
-                    auto: false,
-                });
+            Effect::NewBooking { slot, user, by } => {
+                let b = self.add_booking(new_id(), slot, user, false);
+                self.booked(b, by);
             }
-            Effect::Status { booking, to } => self.set_status(booking, to, false),
-            Effect::CancelSlot { slot } => self.cancel_slot(slot),
+            Effect::Status { booking, to, by } => {
+                self.set_status(booking, to, false);
+                let (slot, user) = (self.bookings[booking].slot, self.bookings[booking].user);
+                match to {
+                    Status::Reserved => self.booked(booking, by),
+                    Status::Cancelled => {
+                        self.event("booking_cancelled", user, slot, Some(booking), by);
+                        self.promote(slot, now);
+                    }
+                    Status::Completed => {}
+                }
+            }
+            Effect::CancelSlot { slot, by } => self.cancel_slot(slot, by),
+            Effect::Notes { slot, by } => self.notes_changed(slot, by),
             Effect::NewSlot {
                 trainer,
                 start_s,
@@ -279,7 +297,15 @@ impl Model {
                     self.set_status(b, Status::Completed, true);
                 }
             }
-            Effect::Capacity { slot, capacity } => self.slots[slot].capacity = capacity,
+            Effect::Capacity { slot, capacity } => {
+                let raised = capacity > self.slots[slot].capacity;
+                self.slots[slot].capacity = capacity;
+                if raised {
+                    self.promote(slot, now);
+                }
+            }
+            // Times move only while nobody holds a place: nobody is told (the athletes
+            // waiting for it neither, as the build has it).
             Effect::Move { slot, start_s } => self.slots[slot].start_s = start_s,
             Effect::SlotGone { slot } => self.slots[slot].gone = true,
             Effect::Profile {
@@ -328,17 +354,26 @@ impl Model {
                 });
                 let slot = self.slots.len() - 1;
                 for (user, id) in athletes.into_iter().zip(bookings) {
-                    self.by_pair.insert((slot, user), self.bookings.len());
-                    self.bookings.push(Booking {
-                        id: id.clone(),
-                        slot,
-                        user,
-                        status: Status::Reserved,
-                        changes: 0,
-                        auto: false,
-                    });
+                    self.add_booking(id.clone(), slot, user, false);
                 }
             }
+            Effect::Join { slot, user } => {
+                self.waiting.insert((slot, user), self.entries.len());
+                self.entries.push(Entry {
+                    id: new_id(),
+                    slot,
+                    user,
+                    state: WState::Waiting,
+                    booking: None,
+                });
+            }
+            Effect::Leave { entry } => self.end_entry(entry, WState::Left, None),
+            Effect::Settings { settings, changed } => {
+                self.settings = settings;
+                self.settings_history.0 += 1;
+                self.settings_history.1 += changed;
+            }
+            Effect::Sweep { slots } => self.promote_many(&slots, now),
         }
     }
 }

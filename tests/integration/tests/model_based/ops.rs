@@ -136,6 +136,38 @@ pub(crate) enum Op {
         capacity: i64,
         athletes: Vec<usize>,
     },
+    /// POST /rpc/join_waitlist
+    JoinWaitlist {
+        who: Who,
+        slot: SlotRef,
+    },
+    /// POST /rpc/leave_waitlist
+    LeaveWaitlist {
+        who: Who,
+        slot: SlotRef,
+    },
+    /// GET /rpc/my_waitlist
+    MyWaitlist {
+        who: Who,
+    },
+    /// PATCH /studio_settings {…}: each setting to a value (minutes for intervals, a count,
+    /// 0/1 for a switch; None: NULL).
+    SetSettings {
+        who: Who,
+        changes: Vec<(Setting, Option<i64>)>,
+    },
+    /// POST /rpc/promote_waitlists
+    PromoteWaitlists {
+        who: Who,
+    },
+    /// GET /waitlist_entries (how many rows the caller sees)
+    ReadEntries {
+        who: Who,
+    },
+    /// GET /events (how many rows the caller sees)
+    ReadEvents {
+        who: Who,
+    },
 }
 
 impl Op {
@@ -166,6 +198,13 @@ impl Op {
             Op::Forbidden { .. } => "forbidden statement",
             Op::Directory => "GET trainer_directory",
             Op::LoadPast { .. } => "DBA loads a past session",
+            Op::JoinWaitlist { .. } => "join_waitlist",
+            Op::LeaveWaitlist { .. } => "leave_waitlist",
+            Op::MyWaitlist { .. } => "my_waitlist",
+            Op::SetSettings { .. } => "PATCH studio_settings",
+            Op::PromoteWaitlists { .. } => "promote_waitlists",
+            Op::ReadEntries { .. } => "GET waitlist_entries",
+            Op::ReadEvents { .. } => "GET events",
         }
     }
 
@@ -193,7 +232,14 @@ impl Op {
             | Op::SetEmail { who, .. }
             | Op::DeleteUser { who, .. }
             | Op::SignUp { who, .. }
-            | Op::Forbidden { who, .. } => who.clone(),
+            | Op::Forbidden { who, .. }
+            | Op::JoinWaitlist { who, .. }
+            | Op::LeaveWaitlist { who, .. }
+            | Op::MyWaitlist { who }
+            | Op::SetSettings { who, .. }
+            | Op::PromoteWaitlists { who }
+            | Op::ReadEntries { who }
+            | Op::ReadEvents { who } => who.clone(),
             Op::Directory => Who::Anon,
             Op::LoadPast { .. } => Who::Dba,
         }

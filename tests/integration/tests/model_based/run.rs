@@ -22,14 +22,24 @@ impl Run {
                 slots: Vec::new(),
                 bookings: Vec::new(),
                 by_pair: HashMap::new(),
+                settings: Settings::default(),
+                entries: Vec::new(),
+                waiting: HashMap::new(),
+                out: Vec::new(),
+                events_of: HashMap::new(),
+                settings_history: (0, 0),
+                observed_waiting: None,
+                across_slots: (0, 0),
             },
             now: 0,
             fingerprint: String::new(),
             log_mark: "-infinity".into(),
+            event_mark: 0,
             recent: VecDeque::new(),
             tally: BTreeMap::new(),
         };
         run.seed_data();
+        run.start_week();
         let (fingerprint, mark) = run.fingerprint();
         run.fingerprint = fingerprint;
         run.log_mark = mark;
@@ -303,10 +313,21 @@ impl Run {
             .collect()
     }
 
+    /// Open slots that are full or have one place left: where waitlists form.
+    pub(crate) fn hot_slots(&self) -> Vec<usize> {
+        self.open_slots()
+            .into_iter()
+            .filter(|&s| self.model.reserved(s) + 1 >= self.model.slots[s].capacity)
+            .collect()
+    }
+
     pub(crate) fn slot_to_book(&mut self) -> SlotRef {
         let r = self.rng.below(100);
         let open = self.open_slots();
-        let pick = if r < 75 && !open.is_empty() {
+        let hot = self.hot_slots();
+        let pick = if r < 30 && !hot.is_empty() {
+            self.rng.pick(&hot)
+        } else if r < 75 && !open.is_empty() {
             self.rng.pick(&open)
         } else if r < 97 {
             let all: Vec<usize> = (0..self.model.slots.len()).collect();
@@ -431,13 +452,19 @@ impl Run {
     pub(crate) fn slot_label(&self, s: usize) -> String {
         let slot = &self.model.slots[s];
         format!(
-            "slot#{s} {} of {}: starts {:+} min from now, {} min, capacity {}, {} reserved{}{}",
+            "slot#{s} {} of {}: starts {:+} min from now, {} min, capacity {}, {} reserved, \
+             waiting {:?}{}{}",
             slot.id,
             self.model.users[slot.trainer].label,
             (slot.start_us() - self.now) / MINUTE,
             slot.minutes,
             slot.capacity,
             self.model.reserved(s),
+            self.model
+                .waiting_in(s)
+                .into_iter()
+                .map(|e| self.model.users[self.model.entries[e].user].label.clone())
+                .collect::<Vec<_>>(),
             if slot.cancelled { ", cancelled" } else { "" },
             if slot.gone { ", deleted" } else { "" },
         )
@@ -474,6 +501,14 @@ impl Run {
             | Op::CancelSlot {
                 slot: SlotRef::Known(s),
                 ..
+            }
+            | Op::JoinWaitlist {
+                slot: SlotRef::Known(s),
+                ..
+            }
+            | Op::LeaveWaitlist {
+                slot: SlotRef::Known(s),
+                ..
             } => (Some(*s), None, None),
             Op::CancelBooking {
                 booking: BookingRef::Known(b),
@@ -504,6 +539,7 @@ impl Run {
         if let Some(u) = user {
             parts.push(format!("target: {}", self.who_label(&Who::User(u))));
         }
+        parts.push(format!("settings: {:?}", self.model.settings));
         parts.join("\n    ")
     }
 }
