@@ -45,7 +45,8 @@ GRANT EXECUTE ON FUNCTION
     lock_booking_slot(uuid),
     promote_waitlists(),
     expire_waitlists(),
-    purge_events(integer)
+    purge_events(integer),
+    notify_events(integer)
     TO authenticated, service_role;
 -- The delivery worker's (service_role, or an app admin: the functions check).
 GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]), acts_for_the_gym()

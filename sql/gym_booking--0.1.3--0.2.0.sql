@@ -185,15 +185,18 @@ CREATE TABLE events (
     created_at    timestamptz NOT NULL DEFAULT now(),
     claimed_until timestamptz,
     attempts      integer     NOT NULL DEFAULT 0,
-    delivered_at  timestamptz
+    delivered_at  timestamptz,
+    -- When the relay (the background worker, or notify_events()) sent its NOTIFY.
+    notified_at   timestamptz
 );
 COMMENT ON TABLE events IS
-    'What people should hear about, written by the rules in the same transaction as the change (NOTIFY gym_booking_events after commit)';
+    'What people should hear about, written by the rules in the same transaction as the change (NOTIFY gym_booking_events after commit, by the relay)';
 
 -- A recipient's events, newest first; the delivery worker's queue; the purge.
 CREATE INDEX events_recipient_idx ON events (recipient_id, id);
 CREATE INDEX events_undelivered_idx ON events (id) WHERE delivered_at IS NULL;
 CREATE INDEX events_created_idx ON events (created_at);
+CREATE INDEX events_unnotified_idx ON events (id) WHERE notified_at IS NULL;
 
 -- Functions of the library ----------------------------------------------------------------
 CREATE  FUNCTION "waitlist_join"(
@@ -233,6 +236,13 @@ CREATE  FUNCTION "purge_events"(
 STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'purge_events_wrapper';
+
+CREATE  FUNCTION "notify_events"(
+	"max_events" INT DEFAULT 10000 /* i32 */
+) RETURNS bigint /* i64 */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'notify_events_wrapper';
 
 CREATE  FUNCTION "acts_for_the_gym"() RETURNS bool /* bool */
 STRICT STABLE PARALLEL RESTRICTED
@@ -654,7 +664,7 @@ SELECT pg_catalog.pg_extension_config_dump('events_id_seq', '');
 
 REVOKE EXECUTE ON FUNCTION
     waitlist_join(uuid), waitlist_leave(uuid), promote_waitlists(), expire_waitlists(),
-    lock_booking_slot(uuid), purge_events(integer), acts_for_the_gym(),
+    lock_booking_slot(uuid), purge_events(integer), notify_events(integer), acts_for_the_gym(),
     join_waitlist(uuid), leave_waitlist(uuid), my_waitlist(),
     claim_events(integer, interval), ack_events(bigint[]),
     available_slots(timestamptz, timestamptz, uuid),
@@ -674,7 +684,8 @@ GRANT EXECUTE ON FUNCTION
     lock_booking_slot(uuid),
     promote_waitlists(),
     expire_waitlists(),
-    purge_events(integer)
+    purge_events(integer),
+    notify_events(integer)
     TO authenticated, service_role;
 -- The delivery worker's (service_role, or an app admin: the functions check).
 GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]), acts_for_the_gym()

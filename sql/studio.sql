@@ -130,12 +130,15 @@ CREATE TABLE events (
     created_at    timestamptz NOT NULL DEFAULT now(),
     claimed_until timestamptz,
     attempts      integer     NOT NULL DEFAULT 0,
-    delivered_at  timestamptz
+    delivered_at  timestamptz,
+    -- When the relay (the background worker, or notify_events()) sent its NOTIFY.
+    notified_at   timestamptz
 );
 COMMENT ON TABLE events IS
-    'What people should hear about, written by the rules in the same transaction as the change (NOTIFY gym_booking_events after commit)';
+    'What people should hear about, written by the rules in the same transaction as the change (NOTIFY gym_booking_events after commit, by the relay)';
 
 -- A recipient's events, newest first; the delivery worker's queue; the purge.
 CREATE INDEX events_recipient_idx ON events (recipient_id, id);
 CREATE INDEX events_undelivered_idx ON events (id) WHERE delivered_at IS NULL;
 CREATE INDEX events_created_idx ON events (created_at);
+CREATE INDEX events_unnotified_idx ON events (id) WHERE notified_at IS NULL;

@@ -85,6 +85,7 @@ mod tests {
                     "claimed_until timestamptz",
                     "attempts int4",
                     "delivered_at timestamptz",
+                    "notified_at timestamptz",
                 ],
             ),
             (
@@ -291,6 +292,11 @@ mod tests {
                 "events_undelivered_idx",
                 "btree",
                 "ON events USING btree (id) WHERE (delivered_at IS NULL)",
+            ),
+            (
+                "events_unnotified_idx",
+                "btree",
+                "ON events USING btree (id) WHERE (notified_at IS NULL)",
             ),
             ("slots_end_at_idx", "btree", "ON slots USING btree (end_at)"),
             (

@@ -507,10 +507,16 @@ pub extern "C-unwind" fn gym_booking_completion_run_main(arg: pg_sys::Datum) {
         log!("gym_booking: completed {total} past booking(s) in database \"{db}\"");
     }
     pg_sys::check_for_interrupts!();
-    report(true, "expiring waitlists, promoting, purging old events");
-    let (expired, promoted, purged) = BackgroundWorker::transaction(|| {
+    report(
+        true,
+        "expiring waitlists, promoting, announcing and purging events",
+    );
+    let (expired, promoted, notified, purged) = BackgroundWorker::transaction(|| {
         crate::housekeeping::round(batch).unwrap_or_else(|e| crate::errors::raise(e))
     });
+    if notified > 0 {
+        debug1!("gym_booking: {notified} event notification(s) sent in database \"{db}\"");
+    }
     if expired + i64::from(promoted) + purged > 0 {
         log!(
             "gym_booking: {expired} waitlist entr(ies) expired, {promoted} athlete(s) promoted, \

@@ -1,7 +1,9 @@
 //! Events: a transactional outbox. Every change a person should hear about writes one row in
-//! `events`, in the same transaction as the change, and `NOTIFY gym_booking_events` (with the
-//! recipient's id) goes out when that transaction commits, never before and never for a change
-//! rolled back. A payload holds only what its recipient may see.
+//! `events`, in the same transaction as the change; a payload holds only what its recipient may
+//! see. The notification (`NOTIFY gym_booking_events` with the recipient's id) is the relay's
+//! (`housekeeping::notify`: the background worker each round, or `notify_events()`), after
+//! the change has committed: a NOTIFY inside the change would take PostgreSQL's one
+//! notification lock through every commit, so that bookings would commit one at a time.
 //!
 //! Who changed a booking decides what its athlete is told: their own change or the gym's (a
 //! trainer, an admin) as `booking_confirmed` / `booking_cancelled` with `by`; the system's
@@ -17,19 +19,14 @@ use crate::identity::Actor;
 use crate::plans::{self, Sql};
 use crate::system;
 
-// One statement: the event and its notification (delivered at commit; PostgreSQL folds equal
-// notifications of one transaction into one).
 static BOOKING_EVENT: Sql = Sql {
-    text: "WITH e AS (
-               INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
+    text: "INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
                SELECT $1, $2::gym_booking.event_kind, s.id, $4,
                       jsonb_build_object('start_at', s.start_at, 'end_at', s.end_at, 'by', $5::text),
                       statement_timestamp()
                  FROM gym_booking.slots AS s
                  JOIN gym_booking.users AS u ON u.id = $1 AND u.deleted_at IS NULL
-                WHERE s.id = $3
-               RETURNING recipient_id)
-           SELECT pg_catalog.pg_notify('gym_booking_events', e.recipient_id::text) FROM e",
+                WHERE s.id = $3",
     args: &[
         pg_sys::UUIDOID,
         pg_sys::TEXTOID,
@@ -42,8 +39,7 @@ static BOOKING_EVENT: Sql = Sql {
 // Everyone holding a place in the slot (before its cancellation takes them away, or after a
 // change to it): one event each.
 static SLOT_EVENT: Sql = Sql {
-    text: "WITH e AS (
-               INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
+    text: "INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
                SELECT b.user_id, $2::gym_booking.event_kind, s.id, b.id,
                       jsonb_build_object('start_at', s.start_at, 'end_at', s.end_at, 'by', $3::text)
                           || $4::jsonb,
@@ -52,9 +48,7 @@ static SLOT_EVENT: Sql = Sql {
                  JOIN gym_booking.bookings AS b ON b.slot_id = s.id AND b.status = 'reserved'
                  JOIN gym_booking.users AS u ON u.id = b.user_id AND u.deleted_at IS NULL
                 WHERE s.id = $1
-                ORDER BY b.user_id
-               RETURNING recipient_id)
-           SELECT pg_catalog.pg_notify('gym_booking_events', e.recipient_id::text) FROM e",
+                ORDER BY b.user_id",
     args: &[
         pg_sys::UUIDOID,
         pg_sys::TEXTOID,

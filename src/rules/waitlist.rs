@@ -424,7 +424,7 @@ static TRY_LOCK_SLOT: Sql = Sql {
 };
 
 // Waiting entries that wait no more (`$which`: which ones), each with a `waitlist_expired`
-// event and its notification.
+// event.
 macro_rules! expire_entries {
     ($which:literal) => {
         concat!(
@@ -443,9 +443,7 @@ macro_rules! expire_entries {
                         statement_timestamp()
                    FROM ended
                  RETURNING recipient_id)
-             SELECT count(*) FROM (SELECT pg_catalog.pg_notify('gym_booking_events',
-                                                               e.recipient_id::text)
-                                     FROM e) AS n"
+             SELECT count(*) FROM e"
         )
     };
 }

@@ -272,8 +272,12 @@ BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_dan', true) \gset
 SELECT DISTINCT recipient_id = :'dan' AS own FROM events;
 COMMIT;
--- The delivery worker claims a batch (nobody else gets it during the lease), and acknowledges.
+-- The relay announces them after their changes committed (the background worker does it each
+-- round): NOTIFY gym_booking_events once per recipient; what it announced it does not again.
 SET ROLE service_role;
+SELECT notify_events() > 0 AS announced;
+SELECT notify_events() AS announced_again;
+-- The delivery worker claims a batch (nobody else gets it during the lease), and acknowledges.
 SELECT count(*) > 0 AS claimed FROM claim_events(1000);
 SELECT count(*) AS claimed_again FROM claim_events(1000);
 SELECT ack_events(ARRAY(SELECT id FROM events WHERE delivered_at IS NULL)) > 0 AS acknowledged;

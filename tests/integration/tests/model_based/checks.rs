@@ -171,7 +171,8 @@ SELECT concat_ws(' | ',
             FROM gym_booking.booking_status_history AS t),
          (SELECT count(*) || ' waitlist entries, xmin ' || coalesce(max(t.xmin::text::int8), 0)
             FROM gym_booking.waitlist_entries AS t),
-         (SELECT count(*) || ' events, xmin ' || coalesce(max(t.xmin::text::int8), 0)
+         -- (Events by their newest id: the relay, run after each step, marks them announced.)
+         (SELECT count(*) || ' events, newest ' || coalesce(max(t.id), 0)
             FROM gym_booking.events AS t),
          (SELECT count(*) || ' settings, xmin ' || coalesce(max(t.xmin::text::int8), 0)
             FROM gym_booking.studio_settings AS t),

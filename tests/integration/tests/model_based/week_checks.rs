@@ -151,9 +151,11 @@ impl Run {
         self.event_mark = row.get(0);
         let history: i64 = row.get(1);
         self.model.settings_history = (history, history);
-        // The notifications that follow each commit with events come back to this session.
+        // The relay's notifications (notify_events(), run after each step as the background
+        // worker runs it each round) come back to this session; what came before is announced
+        // and drained first.
         self.client
-            .batch_execute("LISTEN gym_booking_events")
+            .batch_execute("SELECT gym_booking.notify_events(); LISTEN gym_booking_events")
             .unwrap_or_else(|e| panic!("seed {}: LISTEN: {e:?}", self.seed));
     }
 
@@ -346,8 +348,11 @@ impl Run {
             .client
             .query(&self.sql.events, &[&self.event_mark])
             .map_err(|e| format!("reading the events failed: {e:?}"))?;
-        // After the commit, one notification per recipient (PostgreSQL folds equal ones of a
-        // transaction), carrying their id; none for a step that wrote no event.
+        // The relay announces the step's events (committed): one notification per recipient,
+        // carrying their id; none for a step that wrote no event.
+        self.client
+            .batch_execute("SELECT gym_booking.notify_events()")
+            .map_err(|e| format!("the relay failed: {e:?}"))?;
         let mut notified: Vec<String> = Vec::new();
         let mut pending = self.client.notifications();
         let mut iter = pending.iter();
