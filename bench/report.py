@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Writes the benchmark report (benchmarks.md) and its chart (benchmarks.svg) from one run of
-bench/run.sh: report.py RUN_DIR OUT_DIR [--smoke]. Standard library only.
+bench/run.sh: report.py RUN_DIR OUT_DIR [--smoke] [--compare EARLIER_RUN_DIR]. Standard library only.
+
+--compare: the raw output of an earlier run of the same harness (the previous release, measured on
+the same machine), whose ratios the report shows beside this run's.
 
 RUN_DIR holds meta.env, settings.txt, runs.tsv, explain.txt, profile.*.tsv and, per pgbench run,
 logs/NAME/pgbench.out (with -r) and logs/NAME/tx.* (pgbench --log: one line per transaction,
@@ -15,10 +18,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report_shapes  # noqa: E402  (bench/report_shapes.py: the studio shapes section)
+import report_week  # noqa: E402  (bench/report_week.py: release 0.2.0 against 0.1.3, the hot waitlist, waits)
 
 run_dir, out_dir = sys.argv[1], sys.argv[2]
 os.makedirs(out_dir, exist_ok=True)
 smoke = "--smoke" in sys.argv[3:]
+compare_dir = sys.argv[sys.argv.index("--compare") + 1] if "--compare" in sys.argv[3:] else None
 
 
 def read(path, default=""):
@@ -49,7 +54,8 @@ class Run:
     """One scenario side: its pgbench rounds (logs/NAME/r*/) taken together: throughput, latency
     percentiles over every logged transaction, per-statement averages weighted by transactions."""
 
-    def __init__(self, name):
+    def __init__(self, name, base=None):
+        base = base or run_dir
         self.name = name
         self.tx = self.failed = 0
         self.aborted = False
@@ -57,7 +63,7 @@ class Run:
         busy = 0.0              # seconds of running, as pgbench counts them for its tps
         lat = []
         stmt = {}               # statement text -> [sum of ms x tx, tx]
-        self.rounds = sorted(glob.glob(os.path.join(run_dir, "logs", name, "r*")))
+        self.rounds = sorted(glob.glob(os.path.join(base, "logs", name, "r*")))
         for d in self.rounds:
             out = read(os.path.join(d, "pgbench.out"))
             m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
@@ -98,7 +104,20 @@ class Run:
         for text, (total, tx) in stmt.items():
             if text.startswith(("\\", "BEGIN", "COMMIT")) or "set_config" in text or "nextval" in text or not tx:
                 continue
+            if "wl_pick" in text:
+                continue
             self.call_ms += total / tx
+        # the calls one by one: (statement text, ms), in script order
+        self.calls = [(text, total / tx) for text, (total, tx) in stmt.items()
+                      if tx and not (text.startswith(("\\", "BEGIN", "COMMIT")) or "set_config" in text
+                                     or "nextval" in text or "wl_pick" in text)]
+        # the hot waitlist scenario: its slots before the first round and after the last (places
+        # taken, athletes waiting, promotions so far, slots over capacity)
+        def state(d, f):
+            parts = read(os.path.join(d, f)).split()
+            return [int(x) for x in parts] if len(parts) == 4 and all(x.isdigit() for x in parts) else None
+        self.wl_before = state(self.rounds[0], "wl_before") if self.rounds else None
+        self.wl_after = state(self.rounds[-1], "wl_after") if self.rounds else None
 
     @property
     def ok(self):
@@ -168,6 +187,14 @@ S = [
     ("6", "6. complete_past_bookings", f"{N('due'):,} ended bookings, batches of {batch}, 16 callers",
      "complete.ext", "complete.floor", "same batch UPDATE on plain tables", None),
 ]
+# 0.2.0 (issue 12): the hot-slot cancellation with waitlist, on a release with waitlists
+HAS_WAITLISTS = meta.get("has_waitlists") == "t" and os.path.isdir(os.path.join(run_dir, "logs", "hot_waitlist.ext"))
+if HAS_WAITLISTS:
+    S.append(("7", "7. Hot-slot cancellation with waitlist",
+              f"cancel_booking (the first waiting athlete booked in the same transaction) then join_waitlist, "
+              f"16 clients on {N('wl_capacity')}-place slots with {N('wl_waiting')} waiting (2 requests per transaction)",
+              "hot_waitlist.ext", "hot_waitlist.floor",
+              "lock slot, cancel, promote; lock slot, count, add entry (plain tables)", None))
 for _, _, _, e, f, _, _ in S:
     run(e), run(f)
 env = run("envelope.ext")
@@ -212,7 +239,7 @@ for schema in ("gym_booking", "bench_floor"):
         checks_failed.append(f"{N(f'due_left_{schema}')} due booking(s) left uncompleted in {schema}")
 
 # --- the chart ------------------------------------------------------------------------------------
-chart_rows = [s for s in S if s[0] in ("1", "1c", "2", "3", "4a", "4a1", "4b", "5", "5b", "6")]
+chart_rows = [s for s in S if s[0] in ("1", "1c", "2", "3", "4a", "4a1", "4b", "5", "5b", "6", "7")]
 
 
 def svg_chart():
@@ -294,7 +321,8 @@ with open(os.path.join(out_dir, "benchmarks.svg"), "w") as f:
 # --- EXPLAIN sections -------------------------------------------------------------------------------
 explain_sections = []
 current = None
-for line in read(os.path.join(run_dir, "explain.txt")).splitlines():
+for line in (read(os.path.join(run_dir, "explain.txt")) + "\n"
+             + read(os.path.join(run_dir, "explain_waitlist.txt"))).splitlines():
     if line.startswith("### "):
         current = [line[4:], []]
         explain_sections.append(current)
@@ -426,11 +454,41 @@ w = L.append
 w("# gym_booking benchmarks\n")
 if smoke:
     w("> **Smoke run** (tiny data, 2-second runs): checks that the runner works, not how fast anything is.\n")
-w(f"Generated by `bash bench/run.sh{' --smoke' if smoke else ''}` on {meta.get('started', '?')} "
-  f"(commit {meta.get('git', '?')}); the whole run took {rt // 60} min {rt % 60} s. Every figure below comes from "
+command = (("BENCH_PKG=" + meta.get("pkg", "").replace(" (prebuilt)", "") + " " if "(prebuilt)" in meta.get("pkg", "") else "")
+           + "bash bench/run.sh" + (" --smoke" if smoke else "")
+           + (" --compare " + os.path.relpath(compare_dir, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+              if compare_dir else ""))
+w(f"Generated by `{command}` on {meta.get('started', '?')} "
+  f"({'harness at ' if '(prebuilt)' in meta.get('pkg', '') else ''}commit {meta.get('git', '?')}); the whole run took {rt // 60} min {rt % 60} s. Every figure below comes from "
   "that one run; run the command again to refresh this file and the chart.\n")
+profile_kind = meta.get("library_profile", "")
+DEV_BUILD = profile_kind.startswith("dev")
+if DEV_BUILD:
+    w(f"> **This run measured an unoptimized build** (cargo's {profile_kind}, "
+      f"{N('library_bytes') / 1e6:.0f} MB). Its Rust code runs without optimization, so the extension's figures "
+      "are pessimistic next to a release build's (`cargo pgrx package`); where a figure is bound by something "
+      "else (a lock, the commit's WAL flush) it holds for a release build as well. See *Release 0.2.0 against "
+      "0.1.3* for what this means for each verdict.\n")
+def _load(key):
+    try:
+        return max(float(x) for x in meta.get(key, "").split()[:2])
+    except ValueError:
+        return float("nan")
+
+
+busiest = max(_load("loadavg_start"), _load("loadavg_end"))
+if not math.isnan(busiest) and busiest > 2 * max(N("cores"), 1):
+    w(f"> **The machine was overloaded during this run** (load average up to {busiest:.1f} on {N('cores')} cores at "
+      "the start or the end: other builds and tests ran beside it). Absolute figures and the one-client medians "
+      "(which then measure the scheduler's time slices: many read 4.0 or 8.0 ms on every side) are not to be "
+      "trusted; the throughput ratios of the runs with many clients, each side run back to back with its floor "
+      "under the same load, are the figures that hold, and even those move more than usual.\n")
 w("## What was measured\n")
-w(f"- **The build:** the release `gym_booking.so` from `cargo pgrx package` ({meta.get('library_built', '?')}), "
+built_by = ("a package built before the run" if "(prebuilt)" in meta.get("pkg", "") else "`cargo pgrx package`, this run")
+note = meta.get("pkg_note", "")
+w(f"- **The build:** gym_booking {meta.get('extversion') or meta.get('version', '?')}, `gym_booking.so` from {built_by} "
+  f"({meta.get('pkg', '?').replace(' (prebuilt)', '')}; library of {meta.get('library_built', '?')}, "
+  f"{profile_kind or 'compilation profile not recorded'}{'; ' + note if note else ''}), "
   f"loaded by a throwaway cluster that runs a private copy of the installed PostgreSQL ({meta.get('library', '?')}); "
   f"control and SQL files: {meta.get('sql_matches', '?')}.")
 w(f"- **The data:** {N('trainers'):,} trainers, {N('athletes'):,} athletes, {meta.get('slots', '?')} slots, "
@@ -497,19 +555,23 @@ BEFORE_NOTES = {"4a1": "p50 20.0 ms", "5b": "p50 645 ms"}
 # The same ratios in 0.1.2's report (commit 305ca98, docs/benchmarks.md).
 RELEASE_0_1_2 = {"1": 0.529, "1c": 0.780, "2": 0.601, "3": 0.394, "4a": 0.887, "4a1": 0.931, "4b": 0.908,
                  "5": 0.909, "5f": 0.855, "5b": 0.784, "6": 0.630}
+# The same ratios in 0.1.3's report (commit dbf5c12, docs/benchmarks.md of 2026-11-29 11:30 UTC).
+RELEASE_0_1_3 = report_week.RELEASE_0_1_3
 READ_KEYS = ("4a", "4a1", "4b", "5", "5b")
 BEFORE_FOOTNOTES = {"6": "the floor now has the new `slots (end_at)` index too, so its batch query no longer scans "
                          "the bookings: the ratio fell because the floor got faster (the extension's own time per batch "
                          "halved)"}
-w("### Since 0.1.1 and 0.1.2\n")
-w("Throughput ÷ floor per scenario in the 0.1.1 and 0.1.2 reports and in this run (each ratio against the floor of "
+L.extend(report_week.release_section(run, ratio, S, meta, compare_dir, lambda name: Run(name, compare_dir)))
+w("### Since 0.1.1, 0.1.2 and 0.1.3\n")
+w("Throughput ÷ floor per scenario in the 0.1.1, 0.1.2 and 0.1.3 reports and in this run (each ratio against the floor of "
   "its own run). 0.1.2 reads the caller once per statement (not in every policy helper and trigger), runs the "
   "policies' helpers as Rust instead of re-planned SQL, locks the athlete and the slot in one statement, writes the "
   "policies so that every arm is an index condition, and gives `available_slots` a plan per case that reads by index. "
   "0.1.3 reads the caller's account through SPI's read-only path (a read takes no transaction id), takes the "
-  "writer's row first in every write (the lock order), and copies a slot's trainer onto what hangs off it.\n")
-w("| scenario | 0.1.1 | 0.1.2 | this run |")
-w("|---|--:|--:|--:|")
+  "writer's row first in every write (the lock order), and copies a slot's trainer onto what hangs off it. "
+  "0.2.0 adds the studio's settings, waitlists and the event outbox to every booking change.\n")
+w("| scenario | 0.1.1 | 0.1.2 | 0.1.3 | this run |")
+w("|---|--:|--:|--:|--:|")
 for key, label, _what, e_name, f_name, _f_label, _target in S:
     e, f = run(e_name), run(f_name)
     now = ratio(e.tps, f.tps)
@@ -519,7 +581,8 @@ for key, label, _what, e_name, f_name, _f_label, _target in S:
     note = f" ({BEFORE_FOOTNOTES[key]})" if key in BEFORE_FOOTNOTES else ""
     before = f"{BEFORE[key]:.3f}×" if key in BEFORE else "–"
     release = f"{RELEASE_0_1_2[key]:.3f}×" if key in RELEASE_0_1_2 else "–"
-    w(f"| {label}{note} | {before} | {release} | {fmt(now, 3)}×{extra} |")
+    release3 = f"{RELEASE_0_1_3[key]:.3f}×" if key in RELEASE_0_1_3 else "–"
+    w(f"| {label}{note} | {before} | {release} | {release3} | {fmt(now, 3)}×{extra} |")
 w("")
 
 w("### Reads take no transaction id\n")
@@ -558,11 +621,16 @@ else:
       f"completed on both sides ({meta.get('completed_history', '?')} history rows written by the rules).\n")
 
 # --- analysis --------------------------------------------------------------------------------------
+wl_lines, wl_failed = report_week.waitlist_section(run, ratio, meta, run_dir, explain_block)
+L.extend(wl_lines)
+checks_failed.extend(wl_failed)
+meta["_compare_dir"] = compare_dir or ""
 shape_lines, shape_failed = report_shapes.shapes_section(run_dir, meta)
 L.extend(shape_lines)
 checks_failed.extend(shape_failed)
 
 w("## Why: where the time goes\n")
+L.extend(report_week.waits_section(run_dir, meta))
 s1e, s1f = run("spread.ext"), run("spread.floor")
 aid = func_per_tx("spread.ext", "active_user_id")
 itr = func_per_tx("spread.ext", "is_trainer")
@@ -609,7 +677,11 @@ spread_r = ratio(s1e.tps, s1f.tps)
 one_r = ratio(run("spread.ext@1c").tps, run("spread.floor@1c").tps)
 w(f"**One client at a time** (scenario 1c) the same bookings run at {fmt(one_r, 2)}× the floor, against "
   f"{fmt(spread_r, 2)}× with 16 clients"
-  + (": most of the gap opens under concurrency, not in a request's own cost. With 16 clients on 2 cores both "
+  + (": most of the gap opens under concurrency, not in a request's own cost: the bookings' commits queue one at "
+     "a time for the lock `NOTIFY` takes (*Where the clients wait*, above).\n"
+     if report_week.notify_share(run_dir, "spread.ext") >= 0.15 and not math.isnan(one_r) and not math.isnan(spread_r)
+     and one_r > 1.15 * spread_r else
+     ": most of the gap opens under concurrency, not in a request's own cost. With 16 clients on 2 cores both "
      "sides are bound by CPU and by the commit's WAL flush, and the extension writes more WAL per booking (the log "
      "row, its three index entries, the lock on the athlete's row; after a checkpoint, a full-page image for each "
      "index page first touched), so its commits queue longer.\n"
@@ -705,11 +777,16 @@ for title in ("book_slot (as authenticated; rolled back)", "book_slot floor: ben
 w("## Reproducing\n")
 w("```sh\nbash bench/run.sh            # full run (this report): builds the release package, ~20 minutes\n"
   "bash bench/run.sh --smoke    # tiny data, short runs, report in bench/out/smoke/ (for CI)\n"
-  "bash bench/run.sh --no-build --keep   # reuse the last build; leave the cluster up to poke at it\n```\n")
+  "bash bench/run.sh --no-build --keep   # reuse the last build; leave the cluster up to poke at it\n"
+  "BENCH_PKG=DIR bash bench/run.sh       # benchmark a package built elsewhere (no cargo build)\n"
+  "BENCH_PKG=OLD BENCH_NAME=bench-old bash bench/run.sh --only 'spread hot cancel_rebook' --out /tmp/old\n"
+  "bash bench/run.sh --compare bench/out/bench-old   # the previous release's ratios beside this run's\n```\n")
 w("Files: `bench/run.sh` (the runner), `bench/sql/load.sql` (data), `bench/sql/floor.sql` (the floor), "
   "`bench/sql/explain.sql`, `bench/pgbench/*.sql` (one script per scenario and side), `bench/shapes.sh` with "
-  "`bench/sql/plpgsql.sql` and `bench/sql/shapes_explain.sql` (the studio shapes), `bench/report.py` and "
-  "`bench/report_shapes.py` (this report and the chart). Raw output of the last run: `bench/out/" + ("bench-smoke" if smoke else "bench") + "/`.\n")
+  "`bench/sql/plpgsql.sql`, `bench/sql/plpgsql_week.sql` and `bench/sql/shapes_explain.sql` (the studio shapes), "
+  "`bench/sql/waitlist.sql` and `bench/sql/explain_waitlist.sql` (the hot waitlist), `bench/report.py`, "
+  "`bench/report_shapes.py` and `bench/report_week.py` (this report and the chart). Raw output of the last run: "
+  "`bench/out/" + os.path.basename(os.path.abspath(run_dir)) + "/`.\n")
 
 with open(os.path.join(out_dir, "benchmarks.md"), "w") as f:
     f.write("\n".join(L))

@@ -15,7 +15,22 @@ SCENARIOS = [
     ("table_read", "GET /bookings", "PostgREST reads the table; row-level security alone picks the athlete's rows"),
     ("trainer_week", "a trainer's week", "a trainer's slots of the last 7 days with their bookings"),
 ]
+# 0.2.0 (issue 12): runs only on a release with waitlists
+WAITLIST = ("hot_waitlist", "cancel_booking + join_waitlist",
+            "an athlete gives up a place in a full slot (the first athlete waiting is booked in the same "
+            "transaction) and joins its waitlist again (two requests)")
 SIDES = [("ext", "extension"), ("plpgsql", "PL/pgSQL baseline"), ("floor", "floor")]
+# book_slot in 0.1.3's report (commit dbf5c12): (extension, PL/pgSQL, floor) bookings per second
+# by (trainers, size, clients); its baseline had the seed's rules only.
+SPREAD_0_1_3 = {
+    (1, "small", 16): (3358, 2767, 6618), (1, "small", 1): (1073, 981, 1863),
+    (1, "large", 16): (3214, 2817, 6333), (1, "large", 1): (964, 856, 1503),
+    (3, "small", 16): (3320, 2740, 6383), (3, "small", 1): (1160, 970, 1673),
+    (3, "large", 16): (3262, 2677, 6514), (3, "large", 1): (1133, 947, 1669),
+    (100, "small", 16): (3282, 2820, 6629), (100, "small", 1): (1178, 1001, 1712),
+    (100, "large", 16): (3292, 2785, 6294), (100, "large", 1): (1122, 961, 1695),
+}
+WITHIN = 0.10  # issue 12: booking within 10% of its 0.1 figures (throughput ÷ floor)
 EXPLAINED = ["book_slot", "cancel_booking", "my_bookings()", "GET /bookings", "a trainer's bookings of the last week",
              "PL/pgSQL baseline: book_slot", "PL/pgSQL baseline: a trainer's bookings of the last week"]
 
@@ -69,6 +84,25 @@ class Side:
         self.n = len(lat)
         self.p50 = _pct(lat, 50)
         self.p95 = _pct(lat, 95)
+        # pgbench's own per-transaction latency (third field): for runs of many clients, where the
+        # time between one transaction's end and the next's is another client's
+        logged = []
+        for path in glob.glob(os.path.join(d, "r1", "tx.*")):
+            with open(path) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 3 and parts[2].isdigit():
+                        logged.append(int(parts[2]) / 1000.0)
+        logged.sort()
+        self.logged_p50 = _pct(logged, 50)
+        m = re.search(r"number of transactions actually processed: (\d+)", out)
+        self.tx = int(m.group(1)) if m else 0
+        # the hot waitlist: promotions during the run (bench.wl_state before and after)
+        before = _read(os.path.join(d, "r1", "wl_before")).split()
+        after = _read(os.path.join(d, "r1", "wl_after")).split()
+        self.promoted = (int(after[2]) - int(before[2])
+                         if len(before) == 4 and len(after) == 4 and all(x.isdigit() for x in before + after) else None)
+        self.wl_after = [int(x) for x in after] if len(after) == 4 and all(x.isdigit() for x in after) else None
 
 
 def _pct(values, p):
@@ -127,6 +161,8 @@ def shapes_section(run_dir, meta):
     meta = dict(meta, _run_dir=run_dir)
     shapes = [int(t) for t in meta.get("shapes", "").split()]
     L, failed, missed = [], [], []
+    waitlist = os.path.isdir(os.path.join(base, f"{shapes[0]}t_small", "hot_waitlist.ext")) if shapes else False
+    scenarios = SCENARIOS + ([WAITLIST] if waitlist else [])
     w = L.append
     if not shapes or not os.path.isdir(base):
         return L, failed
@@ -137,7 +173,8 @@ def shapes_section(run_dir, meta):
             data[t, size] = {
                 "meta": _env(os.path.join(d, "meta.env")),
                 "runs": {f"{s}.{side}": Side(os.path.join(d, f"{s}.{side}"))
-                         for s, _, _ in SCENARIOS + [("spread16", "", "")] for side, _ in SIDES},
+                         for s, _, _ in scenarios + [("spread16", "", ""), ("hot_waitlist16", "", "")]
+                         for side, _ in SIDES},
                 "explain": _explain_sections(os.path.join(d, "explain.txt")),
             }
     secs = meta.get("shape_secs", "?")
@@ -175,7 +212,7 @@ def shapes_section(run_dir, meta):
     w("| shape | request | extension small | extension ×10 | ratio | met | PL/pgSQL small | PL/pgSQL ×10 | ratio | floor small | floor ×10 | ratio |")
     w("|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|")
     for t in shapes:
-        for s, label, what in SCENARIOS:
+        for s, label, what in scenarios:
             cells = []
             verdict = ""
             for side, _ in SIDES:
@@ -198,18 +235,30 @@ def shapes_section(run_dir, meta):
     w("### book_slot against the PL/pgSQL baseline and the floor\n")
     w(f"Throughput in bookings per second. Targets: the extension at least {VS_PLPGSQL}× the PL/pgSQL baseline's "
       f"throughput and at least {VS_FLOOR}× the floor's, with {meta.get('clients', '16')} clients and one at a time, "
-      "in every shape.\n")
-    w("| shape | history | clients | extension | PL/pgSQL | floor | ÷ PL/pgSQL | met | ÷ floor | met |")
-    w("|---|---|--:|--:|--:|--:|--:|---|--:|---|")
+      "in every shape; and (issue 12) its throughput ÷ the floor's within 10% of 0.1.3's (that report's figures "
+      "in the last columns)."
+      + (" The PL/pgSQL baseline has release 0.2.0's rules too (`bench/sql/plpgsql_week.sql`: the booking "
+         "window, the limit, the places held for a waitlist, the waiting entry ended, an event with `pg_notify`); "
+         "0.1.3's had the seed's alone.\n" if waitlist else "\n"))
+    w("| shape | history | clients | extension | PL/pgSQL | floor | ÷ PL/pgSQL | met | ÷ floor | met | ÷ floor in 0.1.3 | change | within 10% |")
+    w("|---|---|--:|--:|--:|--:|--:|---|--:|---|--:|--:|---|")
     for t in shapes:
         for size in ("small", "large"):
             for name, clients in (("spread16", meta.get("clients", "16")), ("spread", "1")):
                 e, p, f = (data[t, size]["runs"][f"{name}.{side}"] for side, _ in SIDES)
                 rp, rf = _ratio(e.tps, p.tps), _ratio(e.tps, f.tps)
                 okp, okf = rp == rp and rp >= VS_PLPGSQL, rf == rf and rf >= VS_FLOOR
+                old = SPREAD_0_1_3.get((t, size, int(clients)))
+                then = _ratio(old[0], old[2]) if old else float("nan")
+                change = _ratio(rf, then) - 1
+                within = "–" if change != change else ("yes" if change >= -WITHIN else "**no**")
+                if change == change and change < -WITHIN:
+                    missed.append(f"book_slot, {t} trainer(s), {size} history, {clients} client(s): {_f(rf, 2)}× the "
+                                  f"floor against {_f(then, 2)}× in 0.1.3 ({100 * change:+.0f}%, more than 10% lost)")
                 w(f"| {t} | {'small' if size == 'small' else '×10'} | {clients} | {_f(e.tps, 0)} | {_f(p.tps, 0)} | "
                   f"{_f(f.tps, 0)} | {_f(rp, 2)}× | {'**yes**' if okp else '**no**'} | {_f(rf, 2)}× | "
-                  f"{'**yes**' if okf else '**no**'} |")
+                  f"{'**yes**' if okf else '**no**'} | {_f(then, 2)}× | "
+                  f"{'–' if change != change else f'{100 * change:+.0f}%'} | {within} |")
                 if not okp:
                     missed.append(f"book_slot, {t} trainer(s), {size} history, {clients} client(s): {_f(rp, 2)}× the "
                                   f"PL/pgSQL baseline, short of {VS_PLPGSQL}× by {_f(VS_PLPGSQL / rp, 2)}×")
@@ -217,6 +266,9 @@ def shapes_section(run_dir, meta):
                     missed.append(f"book_slot, {t} trainer(s), {size} history, {clients} client(s): {_f(rf, 2)}× the "
                                   f"floor, short of {VS_FLOOR}× by {_f(VS_FLOOR / rf, 2)}×")
     w("")
+
+    if waitlist:
+        _waitlist_table(w, shapes, data, meta, failed)
 
     # a trainer's week with 30 000 slots of history
     w("### A trainer's bookings of the last week\n")
@@ -277,6 +329,35 @@ def shapes_section(run_dir, meta):
     return L, failed
 
 
+def _waitlist_table(w, shapes, data, meta, failed):
+    """The hot-slot cancellation with waitlist with many clients, every side, every shape."""
+    clients = meta.get("clients", "16")
+    cap, waiting = meta.get("wl_capacity", "?"), meta.get("wl_waiting", "?")
+    w("### Hot-slot cancellation with waitlist, every side\n")
+    w(f"The scenario of *Hot-slot cancellation with waitlist* above ({cap}-place slots, full, {waiting} athletes "
+      f"waiting; a cancellation books the first of them in the same transaction, the athlete who cancelled joins "
+      f"the line again) with {clients} clients, {meta.get('shape_secs', '?')} s per side, on the extension, the "
+      "PL/pgSQL baseline (`bench/sql/plpgsql_week.sql`: the same promotion in an AFTER UPDATE trigger under the "
+      "slot lock its `cancel_booking` takes first, with history, log and event rows and `pg_notify`) and the floor "
+      "(plain tables, no rules). Cycles per second (two requests each) and the median cycle; one client at a time, "
+      "the medians are in the table of each request at ten times the history above.\n")
+    w("| shape | history | extension | PL/pgSQL | floor | ÷ PL/pgSQL | ÷ floor | p50 ms: extension | PL/pgSQL | floor | promotions = cycles |")
+    w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+    for t in shapes:
+        for size in ("small", "large"):
+            e, p, f = (data[t, size]["runs"][f"hot_waitlist16.{side}"] for side, _ in SIDES)
+            ok = all(r.promoted is not None and r.promoted == r.tx for r in (e, p, f))
+            for side, r in zip(("extension", "PL/pgSQL", "floor"), (e, p, f)):
+                if r.promoted is not None and r.promoted != r.tx:
+                    failed.append(f"shape {t} {size}: hot waitlist on the {side}: {r.promoted} promotions in {r.tx} cycles")
+                if not r.ok:
+                    failed.append(f"shape {t}: hot_waitlist16 on the {side} did not run cleanly")
+            w(f"| {t} | {'small' if size == 'small' else '×10'} | {_f(e.tps, 0)} | {_f(p.tps, 0)} | {_f(f.tps, 0)} | "
+              f"{_f(_ratio(e.tps, p.tps), 2)}× | {_f(_ratio(e.tps, f.tps), 2)}× | {_f(e.logged_p50, 1)} | "
+              f"{_f(p.logged_p50, 1)} | {_f(f.logged_p50, 1)} | {'yes' if ok else '**no**'} |")
+    w("")
+
+
 def _main_tps(meta, name):
     """Throughput of a scenario of the main data set (logs/NAME/r*/), over its rounds."""
     tx = busy = 0.0
@@ -310,7 +391,8 @@ def _reading(w, shapes, data, meta):
       f"{_f(p50(few, 'large', 'my_bookings.plpgsql'), 1)} ms for `my_bookings()` with {few} trainer(s), against "
       f"{_f(p50(few, 'small', 'my_bookings.ext'), 3)} → {_f(p50(few, 'large', 'my_bookings.ext'), 3)} ms for the extension).")
     growth = [(_ratio(p50(t, "large", f"{n}.ext"), p50(t, "small", f"{n}.ext")), t, label)
-              for t in shapes for n, label, _ in SCENARIOS]
+              for t in shapes for n, label, _ in SCENARIOS + [WAITLIST]
+              if f"{n}.ext" in data[t, "small"]["runs"]]
     growth = [g for g in growth if g[0] == g[0]]
     worst = max(growth) if growth else (float("nan"), 0, "")
     w("- **History.** The extension's plans are the same at both sizes and read the same rows (the plans below); "
@@ -324,20 +406,31 @@ def _reading(w, shapes, data, meta):
       f"{_f(p50(big, 'large', 'spread.plpgsql'), 3)} ms on the PL/pgSQL baseline and {_f(p50(big, 'large', 'spread.ext'), 3)} ms "
       f"on the extension ({big} trainers, ten times the history). On a busy machine the WAL flush dominates all three "
       "and the one-client ratios drift toward 1; they are worth reading only beside the 16-client ones.")
-    w(f"- **`book_slot` against the PL/pgSQL baseline ({_f(_ratio(tps(big, 'large', 'spread16.ext'), tps(big, 'large', 'spread16.plpgsql')), 2)}× "
-      f"with {meta.get('clients', '16')} clients and {big} trainers at ten times the history; target 1.5×).** Both do the work the "
+    week = "hot_waitlist.ext" in data[few, "small"]["runs"]
+    r16 = _ratio(tps(big, 'large', 'spread16.ext'), tps(big, 'large', 'spread16.plpgsql'))
+    r1 = _ratio(tps(big, 'large', 'spread.ext'), tps(big, 'large', 'spread.plpgsql'))
+    w(f"- **`book_slot` against the PL/pgSQL baseline ({_f(r16, 2)}× with {meta.get('clients', '16')} clients, "
+      f"{_f(r1, 2)}× one at a time, {big} trainers at ten times the history; target 1.5×).** Both do the work the "
       "rules require for a booking: lock the slot, count its places, insert the booking, insert the log entry with "
-      "the changed fields, commit. The extension does a little more (the writer's own row locked first for the lock "
+      "the changed fields"
+      + (", count the places a waitlist holds, end the athlete's waiting entry, write an event and `pg_notify`"
+         if week else "") +
+      ", commit. The extension does a little more (the writer's own row locked first for the lock "
       "order, the athlete's account and the slot's start checked under the lock, the copy of the slot's trainer), "
-      "in Rust with prepared plans where the baseline runs PL/pgSQL; that makes it faster, but a booking is mostly "
-      "the same rows written and the same WAL flushed on both sides, and the gap stays near 1.2×; not closed in "
-      "this change. Where the extension is many times faster is the reads under row-level security (above).")
+      "in Rust with prepared plans where the baseline runs PL/pgSQL; but a booking is mostly the same rows written "
+      "and the same WAL flushed on both sides."
+      + (" With many clients both sides now also queue for the commit lock `NOTIFY` takes (*Where the clients "
+         "wait*, below), which bounds both alike: the one-client ratio says more about the rules' own cost."
+         if week else "") +
+      " Where the extension is many times faster is the reads under row-level security (above).")
     w(f"- **`book_slot` against the floor ({_f(_ratio(tps(big, 'large', 'spread16.ext'), tps(big, 'large', 'spread16.floor')), 2)}× "
       f"with {meta.get('clients', '16')} clients; target 0.77×).** The floor writes the booking alone (same keys, "
       "foreign keys and indexes): no log entry, no row-level security, no lock-order or account checks; the "
       "extension's extra rows and statements per booking are its rules (*Why: where the time goes* above profiles "
-      "them on the main data set). The ratio does not depend on the studio's shape or history (the table); closing "
-      "it is not part of this change.")
+      "them on the main data set). The ratio does not depend on the studio's shape or history (the table)"
+      + ("; with many clients it is now set mostly by the commit lock `NOTIFY` takes (*Where the clients wait*, "
+         "below): the floor notifies nobody and its commits share their WAL flushes." if week else
+         "; closing it is not part of this change."))
     main = _ratio(_main_tps(meta, "spread.ext"), _main_tps(meta, "spread.floor"))
     w("- **The copies of the slot's trainer** cost a booking one look-up of its slot and its log entry one look-up "
       "of the booking (prepared plans, primary-key probes); the main data set's spread-booking ratio to its floor is "

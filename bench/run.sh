@@ -3,9 +3,10 @@
 #
 #   bash bench/run.sh            # full run: ~20 minutes; writes docs/benchmarks.md and docs/benchmarks.svg
 #   bash bench/run.sh --smoke    # tiny data, short runs, a few minutes once built; report under bench/out/smoke/
+#   BENCH_PKG=DIR bash bench/run.sh   # no build: benchmark the package already built in DIR
 #
 # What it does:
-#   1. builds the RELEASE package (`cargo pgrx package`);
+#   1. builds the RELEASE package (`cargo pgrx package`), or takes a package already built (--pkg);
 #   2. starts a throwaway cluster (.local/bench, port $BENCH_PORT) on a private copy of the installed
 #      PostgreSQL holding this build's library, control and SQL files (the system's PostgreSQL and
 #      its extension directory are left alone);
@@ -18,49 +19,62 @@
 #   6. profiles the write paths briefly with pg_stat_statements (track = all) and track_functions
 #      (separate runs, so the measured runs carry no tracking overhead);
 #      and, when `perf` is available, samples the backends' call stacks during a booking run;
-#   7. completes the due bookings (complete_past_bookings), last on this data set;
+#   7. completes the due bookings (complete_past_bookings), last on this data set; then, on a release
+#      with waitlists, the hot-slot cancellation with waitlist (bench/sql/waitlist.sql: full slots with
+#      athletes waiting, made for the scenario; its own profile run);
 #   8. studio shapes (bench/shapes.sh): 1, 3 and 100 trainers, each at a small history and at ten
 #      times it, in databases of their own, with the PL/pgSQL baseline (bench/sql/plpgsql.sql)
 #      beside the extension and the floor, and EXPLAIN ANALYZE of the hot requests at both sizes;
 #   then checks the outcome (no client aborted, no slot overbooked, every due booking completed),
 #   writes the report and the chart (bench/report.py, bench/report_shapes.py) and stops the cluster.
 #
-# Options: --smoke, --no-build (use the package already built), --no-perf (skip the perf call-stack
+# Options: --smoke, --no-build (use the package already built), --pkg DIR (benchmark the package in DIR, no
+# build: a `cargo pgrx package` tree, DIR/usr/lib/postgresql/15/lib/gym_booking.so and DIR/usr/share/…,
+# or a flat one, DIR/lib/gym_booking.so and DIR/extension/gym_booking*; environment BENCH_PKG does the
+# same), --compare DIR (raw output of an earlier run, bench/out/NAME, whose ratios the report shows
+# beside this run's: the previous release measured by the same harness), --no-perf (skip the perf call-stack
 # sample of a booking run), --keep (leave the cluster running), --out DIR (where the report goes),
 # --only "spread hot ..." (only these scenarios, by the names of bench/pgbench/NAME.*.sql; for
 # working on one path: the report then covers those alone). Environment: BENCH_SECS (seconds per timed run, default 20;
 # smoke 2), BENCH_ROUNDS (2: each timed run is split in rounds that alternate with the floor's),
 # BENCH_PORT (default 28870; smoke 28871), BENCH_CLIENTS (16), BENCH_THREADS (2), BENCH_SHAPES
-# ("1 3 100"), BENCH_SHAPE_SECS (seconds per studio-shape run, default 3; smoke 1).
+# ("1 3 100"), BENCH_SHAPE_SECS (seconds per studio-shape run, default 3; smoke 1), BENCH_NAME (the run's
+# name: raw output in bench/out/NAME, default bench or bench-smoke), BENCH_STATE_DIR (where the cluster
+# lives; default .local/), BENCH_PKG_NOTE (what the package is, for the report), BENCH_WL_SLOTS (10),
+# BENCH_WL_CAPACITY (20), BENCH_WL_WAITING (50): the hot waitlist scenario's slots, places and line.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
 BENCH="$ROOT/bench"
-smoke= build=1 keep= out_dir= perf=1 only=
+smoke= build=1 keep= out_dir= perf=1 only= compare=
+prebuilt=${BENCH_PKG:-}
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) smoke=1 ;;
         --no-build) build= ;;
+        --pkg) prebuilt=$2; shift ;;
+        --compare) compare=$(cd "$2" && pwd); shift ;;
         --keep) keep=1 ;;
         --no-perf) perf= ;;
         --out) out_dir=$2; shift ;;
         --only) only=" $2 "; shift ;;
         -h | --help) sed -n '2,/^source/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) die "unknown option $1" "usage: $0 [--smoke] [--no-build] [--no-perf] [--keep] [--out DIR] [--only 'NAME ...']" ;;
+        *) die "unknown option $1" "usage: $0 [--smoke] [--no-build] [--pkg DIR] [--compare DIR] [--no-perf] [--keep] [--out DIR] [--only 'NAME ...']" ;;
     esac
     shift
 done
 
 if [ -n "$smoke" ]; then
     TRAINERS=10 PER_TRAINER=200 ATHLETES=1000 BOOKINGS=20000 SPREAD_ATHLETES=200
-    SECS=${BENCH_SECS:-2} PORT=${BENCH_PORT:-28871} NAME=bench-smoke PERF_SECS=1
+    SECS=${BENCH_SECS:-2} PORT=${BENCH_PORT:-28871} NAME=${BENCH_NAME:-bench-smoke} PERF_SECS=1
     perf=   # no call-stack sampling in the smoke run
     out_dir=${out_dir:-$BENCH/out/smoke}
 else
     TRAINERS=100 PER_TRAINER=1000 ATHLETES=10000 BOOKINGS=1000000 SPREAD_ATHLETES=1000
-    SECS=${BENCH_SECS:-20} PORT=${BENCH_PORT:-28870} NAME=bench PERF_SECS=6
+    SECS=${BENCH_SECS:-20} PORT=${BENCH_PORT:-28870} NAME=${BENCH_NAME:-bench} PERF_SECS=6
     out_dir=${out_dir:-$ROOT/docs}
 fi
 CLIENTS=${BENCH_CLIENTS:-16}
+WL_SLOTS=${BENCH_WL_SLOTS:-10} WL_CAPACITY=${BENCH_WL_CAPACITY:-20} WL_WAITING=${BENCH_WL_WAITING:-50}
 ROUNDS=${BENCH_ROUNDS:-2}
 THREADS=${BENCH_THREADS:-2}
 PGBENCH=$PG_BIN/pgbench
@@ -83,6 +97,10 @@ elapsed() { echo $(($(date +%s) - started)); }
 
 # 1. the release build -----------------------------------------------------------------------
 pkg=$ROOT/target/release/gym_booking-pg$PG_MAJOR
+if [ -n "$prebuilt" ]; then
+    build=
+    pkg=$(cd "$prebuilt" && pwd) || die "no package directory $prebuilt"
+fi
 if [ -n "$build" ]; then
     # a fresh machine: the same toolchain set-up as the test and run commands (quick when done)
     "$ROOT/scripts/setup.sh"
@@ -93,12 +111,37 @@ fi
 libdir=$("$PG_CONFIG" --pkglibdir)
 sharedir=$("$PG_CONFIG" --sharedir)/extension
 so=$pkg$libdir/gym_booking.so
-[ -f "$so" ] || die "no release build at $so" "Run without --no-build."
-version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
+pkg_share=$pkg$sharedir
+if [ -n "$prebuilt" ] && [ -f "$pkg/lib/gym_booking.so" ]; then
+    # a flat package: lib/ and extension/
+    so=$pkg/lib/gym_booking.so
+    pkg_share=$pkg/extension
+fi
+[ -f "$so" ] || die "no release build at $so" "Run without --no-build, or give --pkg a package directory."
+[ -f "$pkg_share/gym_booking.control" ] || die "no gym_booking.control in $pkg_share"
+version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$pkg_share/gym_booking.control" | head -1)
 kv sql_matches "yes (this build's, in the benchmark's own copy of PostgreSQL)"
+kv version "$version"
+if [ -n "$prebuilt" ]; then kv pkg "$pkg (prebuilt)"; else kv pkg "$pkg (cargo pgrx package, this run)"; fi
+kv pkg_note "${BENCH_PKG_NOTE:-}"
+kv library_bytes "$(stat -c %s "$so")"
+# How the library was compiled: cargo's dev profile keeps overflow checks (their panic messages)
+# and debug info; the release profile (cargo pgrx package) has neither. A dev build's Rust code is
+# unoptimized: its figures say little about a release's.
+if command -v readelf >/dev/null 2>&1; then
+    if grep -aq 'attempt to add with overflow' "$so"; then
+        kv library_profile "dev (unoptimized, overflow checks, debug info)"
+    elif readelf -S "$so" 2>/dev/null | grep -q '[.]debug_info'; then
+        kv library_profile "optimized, with debug info"
+    else
+        kv library_profile "release (optimized, no debug info)"
+    fi
+fi
 
 # 2. the cluster -----------------------------------------------------------------------------
-dir="$(state_dir)/$NAME"
+dir="${BENCH_STATE_DIR:-$(state_dir)}/$NAME"
+mkdir -p "$(dirname "$dir")"
+is_root && chown "$PG_OS_USER" "$(dirname "$dir")"
 cleanup() {
     if [ -z "$keep" ]; then cluster_stop "$dir"; fi
 }
@@ -116,7 +159,8 @@ cp -a "$PG_BIN" "$pg_tree/$(dirname "$rel_bin")/"
 cp -a "$libdir/." "$pg_tree/${libdir#/usr/}/"
 cp -a "$(dirname "$sharedir")/." "$pg_tree/$(dirname "${sharedir#/usr/}")/"
 cp "$so" "$pg_tree/${libdir#/usr/}/gym_booking.so"
-cp "$pkg$sharedir"/gym_booking* "$pg_tree/${sharedir#/usr/}/"
+rm -f "$pg_tree/${sharedir#/usr/}"/gym_booking*
+cp "$pkg_share"/gym_booking* "$pg_tree/${sharedir#/usr/}/"
 PG_BIN=$pg_tree/$rel_bin
 [ "$("$PG_BIN/pg_config" --sharedir)" = "$pg_tree/$(dirname "${sharedir#/usr/}")" ] ||
     die "the copy of PostgreSQL in $pg_tree does not read its own share directory"
@@ -160,6 +204,7 @@ else
 fi
 kv library "$mapped"
 kv library_built "$(date -u -r "$so" '+%Y-%m-%d %H:%M UTC')"
+kv extversion "$(psql_ -d $DB -Atc "SELECT extversion FROM pg_extension WHERE extname = 'gym_booking'")"
 
 # 3. data --------------------------------------------------------------------------------------
 say "loading $BOOKINGS bookings, $((TRAINERS * PER_TRAINER)) slots, $ATHLETES athletes"
@@ -186,6 +231,8 @@ vars=(
     -D spread0=$((KT * 8 / 10)) -D spreadn=$((KT / 10)) -D hot0=$((KT * 9 / 10)) -D hotn=$((KT / 10))
     -D fut0=$((KT / 2)) -D fut=$FUT -D base=$((KT * 8 / 10)) -D days=$((FUT / TRAINERS / 3))
     -D batch=$BATCH
+    # cancel + re-book draws a reserved future booking n = i * base + j; i below this (load.sql's layout)
+    -D positions=$(( BOOKINGS / (KT * 8 / 10) < 5 ? BOOKINGS / (KT * 8 / 10) : 5 ))
 )
 for v in TRAINERS PER_TRAINER ATHLETES BOOKINGS SPREAD_ATHLETES SECS ROUNDS CLIENTS THREADS DUE BATCH SPREAD_TX COMPLETE_TX; do
     kv "${v,,}" "${!v}"
@@ -246,12 +293,21 @@ run() {
     # Transaction ids assigned during the run: the next id to be handed out, before and after
     # (read from a snapshot, which assigns none). A read scenario must leave it where it was.
     local next_xid="SELECT txid_snapshot_xmax(txid_current_snapshot())" x0
+    # the hot waitlist scenario: its slots' places, waiting athletes and promotions, before and after
+    local wl_side=
+    case $name in
+        hot_waitlist.ext*) wl_side=gym_booking ;;
+        hot_waitlist.floor*) wl_side=bench_floor ;;
+        hot_waitlist.plpgsql*) wl_side=bench_plpgsql ;;
+    esac
+    [ -z "$wl_side" ] || psql_ -d $DB -F' ' -Atc "SELECT * FROM bench.wl_state('$wl_side')" >"$d/wl_before"
     x0=$(psql_ -d $DB -Atc "$next_xid")
     t0=$(date +%s.%N)
     env "${env[@]}" "$PGBENCH" -n -M prepared -r -l --log-prefix="$d/tx" "${vars[@]}" \
         -f "$BENCH/pgbench/${name%@*}.sql" "$@" $DB >"$d/pgbench.out" 2>&1 || true
     t1=$(date +%s.%N)
     echo $(($(psql_ -d $DB -Atc "$next_xid") - x0)) >"$d/xids"
+    [ -z "$wl_side" ] || psql_ -d $DB -F' ' -Atc "SELECT * FROM bench.wl_state('$wl_side')" >"$d/wl_after"
     if grep -qE 'aborted|error' "$d/pgbench.out"; then
         aborted=$((aborted + 1))
         sed -n '1,5p' "$d/pgbench.out" >&2
@@ -295,8 +351,8 @@ alternate cancel_rebook.ext cancel_rebook.floor -- "${T[@]}"
 # 6. profile of the write and read paths: short runs with statement and function tracking ---------
 say "profiling (pg_stat_statements track=all, track_functions=all)"
 P=(-c "$CLIENTS" -j "$THREADS" -T $(((SECS + 5) / 6)))
-for script in spread.ext cancel_rebook.ext my_bookings.ext avail_week.ext; do
-    wanted $script || continue
+profile() {
+    local script=$1
     psql_ -d $DB -qAtc "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();" >/dev/null
     PGOPTIONS="-c pg_stat_statements.track=all -c track_functions=all" \
         "$PGBENCH" -n -M prepared "${vars[@]}" -f "$BENCH/pgbench/$script.sql" "${P[@]}" $DB \
@@ -308,6 +364,10 @@ for script in spread.ext cancel_rebook.ext my_bookings.ext avail_week.ext; do
     psql_ -d $DB -F $'\t' -Atc "
         SELECT 'func', calls, round(total_time::numeric, 1), round(self_time::numeric, 1), funcname
           FROM pg_stat_user_functions WHERE calls > 0 ORDER BY total_time DESC LIMIT 12" >>"$run_dir/profile.$script.tsv"
+}
+for script in spread.ext cancel_rebook.ext my_bookings.ext avail_week.ext; do
+    wanted $script || continue
+    profile $script
 done
 
 # 6b. where a booking's CPU goes: call stacks of the backends (perf, when it is there and allowed),
@@ -330,8 +390,68 @@ if [ -n "$perf" ] && wanted spread && command -v perf >/dev/null 2>&1; then
     wait "$bench_pid" || true
 fi
 
+# 6c. where the clients wait: the server's wait events, sampled every 0.1 s (pg_stat_activity) during
+# a booking run on each side (a separate run: the sampling itself takes CPU)
+# waits NAME [pgbench options]: bench/pgbench/NAME.sql; counts in waits.NAME.tsv (count, samples, state)
+waits() {
+    local script=$1 pid n=0
+    shift
+    "$PGBENCH" -n -M prepared "${vars[@]}" -f "$BENCH/pgbench/$script.sql" -c "$CLIENTS" -j "$THREADS" "$@" $DB \
+        >"$run_dir/waits.$script.pgbench.out" 2>&1 &
+    pid=$!
+    sleep 1
+    : >"$run_dir/waits.$script.raw"
+    while kill -0 "$pid" 2>/dev/null && [ $n -lt 200 ]; do
+        psql_ -d $DB -Atc "SELECT CASE WHEN state = 'idle' THEN 'idle: between requests (pgbench)'
+                                        WHEN wait_event IS NULL THEN 'running (CPU)'
+                                        ELSE wait_event_type || ': ' || wait_event END
+                             FROM pg_stat_activity
+                            WHERE datname = current_database() AND backend_type = 'client backend'
+                              AND pid <> pg_backend_pid()" >>"$run_dir/waits.$script.raw" 2>/dev/null || true
+        n=$((n + 1))
+        sleep 0.1
+    done
+    wait "$pid" || true
+    sort "$run_dir/waits.$script.raw" | uniq -c | sort -rn |
+        awk -v n=$n '{c = $1; $1 = ""; sub(/^ /, ""); printf "%s\t%s\t%s\n", c, n, $0}' >"$run_dir/waits.$script.tsv"
+    rm -f "$run_dir/waits.$script.raw"
+}
+if wanted spread; then
+    # on the upper half of the hot range, which the hot-booking scenario did not reach: timed runs
+    # of a few seconds fill no slot there
+    say "sampling wait events during booking runs"
+    W=(-D spread0=$((KT * 9 / 10 + KT / 20)) -D spreadn=$((KT / 20)) -T $((PERF_SECS < 4 ? 2 : 4)))
+    waits spread.ext "${W[@]}"
+    waits spread.floor "${W[@]}"
+fi
+
 # 7. complete_past_bookings, last: it changes the data the other scenarios read -------------------
 alternate complete.ext complete.floor -- -c "$CLIENTS" -j "$THREADS" -t "$(atleast1 $((COMPLETE_TX / ROUNDS)))"
+
+# 7b. hot-slot cancellation with waitlist (issue 12), on a release with waitlists: full slots with
+# athletes waiting, made for it (after every other scenario, so theirs ran on the data as loaded)
+has_waitlists=$(psql_ -d $DB -Atc "SELECT to_regclass('gym_booking.waitlist_entries') IS NOT NULL")
+kv has_waitlists "$has_waitlists"
+kv wl_slots "$WL_SLOTS"
+kv wl_capacity "$WL_CAPACITY"
+kv wl_waiting "$WL_WAITING"
+if wanted hot_waitlist && [ "$has_waitlists" = t ]; then
+    say "hot-slot waitlist data: $WL_SLOTS full slots of $WL_CAPACITY places, $WL_WAITING athletes waiting in each"
+    psql_ -d $DB -v wl_slots="$WL_SLOTS" -v wl_capacity="$WL_CAPACITY" -v wl_waiting="$WL_WAITING" \
+        -f "$BENCH/sql/waitlist.sql" >/dev/null
+    psql_ -d $DB -c "VACUUM ANALYZE gym_booking.waitlist_entries, bench_floor.waitlist_entries" -c "CHECKPOINT"
+    psql_ -d $DB -f "$BENCH/sql/explain_waitlist.sql" 2>"$run_dir/explain_waitlist.txt" >/dev/null ||
+        say "the waitlist EXPLAIN script failed; see $run_dir/explain_waitlist.txt"
+    alternate hot_waitlist.ext hot_waitlist.floor -- "${T[@]}"
+    for side in gym_booking bench_floor; do
+        kv "wl_state_$side" "$(psql_ -d $DB -F' ' -Atc "SELECT * FROM bench.wl_state('$side')")"
+    done
+    profile hot_waitlist.ext
+    waits hot_waitlist.ext -T $((PERF_SECS + 3))
+    waits hot_waitlist.floor -T $((PERF_SECS + 3))
+elif wanted hot_waitlist; then
+    say "no waitlists in this release ($version): the hot waitlist scenario is skipped"
+fi
 
 # 8. studio shapes and history growth (issue 10): databases of their own -----------------------
 source "$BENCH/shapes.sh"
@@ -354,7 +474,7 @@ kv runtime_secs "$(elapsed)"
 
 # 9. the report ---------------------------------------------------------------------------------
 say "writing the report to $out_dir"
-"$PYTHON" "$BENCH/report.py" "$run_dir" "$out_dir" ${smoke:+--smoke}
+"$PYTHON" "$BENCH/report.py" "$run_dir" "$out_dir" ${smoke:+--smoke} ${compare:+--compare "$compare"}
 status=$?
 say "done in $(elapsed)s: $out_dir/benchmarks.md"
 exit $status

@@ -6,6 +6,9 @@
 # ANALYZE of the hot requests (bench/sql/shapes_explain.sql); then every hot request one client
 # at a time (its median is the request's own cost) and booking with $CLIENTS clients, each on
 # the extension, the baseline and the floor. Raw output: $run_dir/shapes/<T>t_<size>/.
+# On a release with waitlists (0.2.0), the baseline has 0.2.0's rules too (bench/sql/plpgsql_week.sql),
+# and the hot-slot cancellation with waitlist (bench/sql/waitlist.sql) runs one client at a time and
+# with $CLIENTS clients on every side.
 # Environment: BENCH_SHAPES ("1 3 100"), BENCH_SHAPE_SECS (seconds per run; 3, smoke 1).
 
 shapes_dir=$run_dir/shapes
@@ -17,6 +20,7 @@ else
 fi
 SHAPES=${BENCH_SHAPES:-1 3 100}
 SH_SCENARIOS="spread cancel_rebook my_bookings table_read trainer_week"
+[ "${has_waitlists:-f}" = t ] && SH_SCENARIOS+=" hot_waitlist"
 kv shape_small_slots "$SH_SLOTS"
 kv shape_small_bookings "$SH_BOOKINGS"
 kv shape_athletes "$SH_ATHLETES"
@@ -28,8 +32,16 @@ shape_run() {
     local d=$1/$2 script=$BENCH/pgbench/$3.sql
     shift 3
     mkdir -p "$d/r1"
+    local wl_side=
+    case $script in
+        */hot_waitlist.ext.sql) wl_side=gym_booking ;;
+        */hot_waitlist.floor.sql) wl_side=bench_floor ;;
+        */hot_waitlist.plpgsql.sql) wl_side=bench_plpgsql ;;
+    esac
+    [ -z "$wl_side" ] || psql_ -d "$sh_db" -F' ' -Atc "SELECT * FROM bench.wl_state('$wl_side')" >"$d/r1/wl_before"
     "$PGBENCH" -n -M prepared -r -l --log-prefix="$d/r1/tx" "${sh_vars[@]}" -f "$script" "$@" "$sh_db" \
         >"$d/r1/pgbench.out" 2>&1 || true
+    [ -z "$wl_side" ] || psql_ -d "$sh_db" -F' ' -Atc "SELECT * FROM bench.wl_state('$wl_side')" >"$d/r1/wl_after"
     if grep -qE 'aborted|error' "$d/r1/pgbench.out"; then
         aborted=$((aborted + 1))
         sed -n '1,5p' "$d/r1/pgbench.out" >&2
@@ -57,6 +69,11 @@ for T in $SHAPES; do
             -v bookings="$bookings" -c "SET client_min_messages = warning" -f "$BENCH/sql/load.sql"
         psql_ -d "$sh_db" -f "$BENCH/sql/floor.sql" >/dev/null
         psql_ -d "$sh_db" -f "$BENCH/sql/plpgsql.sql" >/dev/null
+        if [ "${has_waitlists:-f}" = t ]; then
+            psql_ -d "$sh_db" -f "$BENCH/sql/plpgsql_week.sql" >/dev/null
+            psql_ -d "$sh_db" -v wl_slots="$WL_SLOTS" -v wl_capacity="$WL_CAPACITY" -v wl_waiting="$WL_WAITING" \
+                -f "$BENCH/sql/waitlist.sql" >/dev/null
+        fi
         psql_ -d "$sh_db" -c "VACUUM ANALYZE" -c "CHECKPOINT"
         t1=$(date +%s.%N)
         {
@@ -75,6 +92,7 @@ for T in $SHAPES; do
             -D spread_athletes=$((athletes / CLIENTS * CLIENTS / 2))
             -D spread0=$((kt * 8 / 10)) -D spreadn=$((kt / 5)) -D fut0=$((kt / 2)) -D fut=$((kt * 3 / 10))
             -D base=$((kt * 8 / 10))
+            -D positions=$(( bookings / (kt * 8 / 10) < 5 ? bookings / (kt * 8 / 10) : 5 ))
         )
         # EXPLAIN ANALYZE of the hot requests: athlete 7's future booking j = 7, trainer 1, a spread slot
         j=7
@@ -95,6 +113,11 @@ for T in $SHAPES; do
         for side in ext plpgsql floor; do
             wanted spread || continue
             shape_run "$d" "spread16.$side" "spread.$side" -c "$CLIENTS" -j "$THREADS" -t "$spread_tx"
+        done
+        # the hot waitlist with $CLIENTS clients: timed (the slots stay full, the line as long)
+        for side in ext plpgsql floor; do
+            [ "${has_waitlists:-f}" = t ] && wanted hot_waitlist || continue
+            shape_run "$d" "hot_waitlist16.$side" "hot_waitlist.$side" -c "$CLIENTS" -j "$THREADS" -T "$SH_SECS"
         done
         if [ -z "$keep" ]; then
             psql_ -d postgres -c "DROP DATABASE $sh_db"

@@ -2,7 +2,7 @@
 -- The floor: the same envelope (BEGIN; the claims; the call; COMMIT) run as the superuser,
 -- with no role switch, so no RLS; writes go to bench_floor (no triggers, no logs).
 \set j :client_id + :clients * random(0, :fut / :clients - 1)
-\set i random(0, 4)
+\set i random(0, :positions - 1)
 \set n :i * :base + :j
 \set g :fut0 + :j
 \set a 1 + (131 * :j + 769 * :i) % :athletes

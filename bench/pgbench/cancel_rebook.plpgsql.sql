@@ -3,7 +3,7 @@
 --    (two requests, two transactions; the booking ends reserved, so it can be drawn again).
 -- One PostgREST request: BEGIN; role + JWT claims (set_config ..., true); the call; COMMIT.
 \set j :client_id + :clients * random(0, :fut / :clients - 1)
-\set i random(0, 4)
+\set i random(0, :positions - 1)
 \set n :i * :base + :j
 \set g :fut0 + :j
 \set a 1 + (131 * :j + 769 * :i) % :athletes
