@@ -238,7 +238,7 @@ def shapes_section(run_dir, meta):
       "in every shape; and (issue 12) its throughput ÷ the floor's within 10% of 0.1.3's (that report's figures "
       "in the last columns)."
       + (" The PL/pgSQL baseline has release 0.2.0's rules too (`bench/sql/plpgsql_week.sql`: the booking "
-         "window, the limit, the places held for a waitlist, the waiting entry ended, an event with `pg_notify`); "
+         "window, the limit, the places held for a waitlist, the waiting entry ended, an event); "
          "0.1.3's had the seed's alone.\n" if waitlist else "\n"))
     w("| shape | history | clients | extension | PL/pgSQL | floor | ÷ PL/pgSQL | met | ÷ floor | met | ÷ floor in 0.1.3 | change | within 10% |")
     w("|---|---|--:|--:|--:|--:|--:|---|--:|---|--:|--:|---|")
@@ -338,7 +338,7 @@ def _waitlist_table(w, shapes, data, meta, failed):
       f"waiting; a cancellation books the first of them in the same transaction, the athlete who cancelled joins "
       f"the line again) with {clients} clients, {meta.get('shape_secs', '?')} s per side, on the extension, the "
       "PL/pgSQL baseline (`bench/sql/plpgsql_week.sql`: the same promotion in an AFTER UPDATE trigger under the "
-      "slot lock its `cancel_booking` takes first, with history, log and event rows and `pg_notify`) and the floor "
+      "slot lock its `cancel_booking` takes first, with history, log and event rows) and the floor "
       "(plain tables, no rules). Cycles per second (two requests each) and the median cycle; one client at a time, "
       "the medians are in the table of each request at ten times the history above.\n")
     w("| shape | history | extension | PL/pgSQL | floor | ÷ PL/pgSQL | ÷ floor | p50 ms: extension | PL/pgSQL | floor | promotions = cycles |")
@@ -413,24 +413,20 @@ def _reading(w, shapes, data, meta):
       f"{_f(r1, 2)}× one at a time, {big} trainers at ten times the history; target 1.5×).** Both do the work the "
       "rules require for a booking: lock the slot, count its places, insert the booking, insert the log entry with "
       "the changed fields"
-      + (", count the places a waitlist holds, end the athlete's waiting entry, write an event and `pg_notify`"
+      + (", count the places a waitlist holds, end the athlete's waiting entry, write an event"
          if week else "") +
       ", commit. The extension does a little more (the writer's own row locked first for the lock "
       "order, the athlete's account and the slot's start checked under the lock, the copy of the slot's trainer), "
       "in Rust with prepared plans where the baseline runs PL/pgSQL; but a booking is mostly the same rows written "
       "and the same WAL flushed on both sides."
-      + (" With many clients both sides now also queue for the commit lock `NOTIFY` takes (*Where the clients "
-         "wait*, below), which bounds both alike: the one-client ratio says more about the rules' own cost."
-         if week else "") +
+      +
       " Where the extension is many times faster is the reads under row-level security (above).")
     w(f"- **`book_slot` against the floor ({_f(_ratio(tps(big, 'large', 'spread16.ext'), tps(big, 'large', 'spread16.floor')), 2)}× "
       f"with {meta.get('clients', '16')} clients; target 0.77×).** The floor writes the booking alone (same keys, "
       "foreign keys and indexes): no log entry, no row-level security, no lock-order or account checks; the "
       "extension's extra rows and statements per booking are its rules (*Why: where the time goes* above profiles "
       "them on the main data set). The ratio does not depend on the studio's shape or history (the table)"
-      + ("; with many clients it is now set mostly by the commit lock `NOTIFY` takes (*Where the clients wait*, "
-         "below): the floor notifies nobody and its commits share their WAL flushes." if week else
-         "; closing it is not part of this change."))
+      + "; closing it is not part of this change.")
     main = _ratio(_main_tps(meta, "spread.ext"), _main_tps(meta, "spread.floor"))
     w("- **The copies of the slot's trainer** cost a booking one look-up of its slot and its log entry one look-up "
       "of the booking (prepared plans, primary-key probes); the main data set's spread-booking ratio to its floor is "

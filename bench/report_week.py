@@ -66,7 +66,7 @@ def release_section(run, ratio, scenarios, meta, compare_dir, compare_run):
     w("### Release 0.2.0 against 0.1.3: the booking scenarios\n")
     w("Issue 12: *the booking scenarios stay within 10% of their 0.1 figures with the new rules on*. The new rules "
       "run on every booking change whatever the settings (the studio's terms read under the slot lock, the places "
-      "held for a waitlist counted, a waiting athlete's entry ended, an event written with `NOTIFY`); the settings "
+      "held for a waitlist counted, a waiting athlete's entry ended, an event written (announced later by the relay, not in the booking's transaction)); the settings "
       "are the defaults (no booking window, no limit), as the data of 0.1.3's report had them. Each figure is the "
       "extension's throughput ÷ its floor's in the same run (the floor, plain SQL on plain tables, did not change), "
       "so machines and days cancel out; a ratio that fell by more than 10% misses.\n")
@@ -138,7 +138,7 @@ def waitlist_section(run, ratio, meta, run_dir, explain_block_of):
       f"athletes waiting (`bench/sql/waitlist.sql`, made after the other scenarios ran). Each pgbench transaction is "
       "two PostgREST requests by one athlete holding a place: `cancel_booking` (the rules book the first athlete "
       "waiting, in queue order, in the same transaction and under the slot's lock: the booking re-activated, its "
-      "history row, two log entries, two events with `NOTIFY`) and `join_waitlist` (the athlete goes to the back "
+      "history row, two log entries, two events) and `join_waitlist` (the athlete goes to the back "
       f"of the line). The slot stays full and the line as long, so the run can last. {meta.get('clients', '16')} "
       "clients, 20 cycles in a row on one slot and then the next: every client queues on the same one or two slot "
       "locks. Before each cycle, outside the requests, one read (`bench.wl_pick`, as the superuser) hands the client "

@@ -11,7 +11,9 @@
 --   * promotion in an AFTER UPDATE trigger of a cancellation, under the slot lock the API's
 --     cancel_booking takes first: the earliest waiting entries, in queue order, booked (or their
 --     cancelled booking re-activated) until the slot is full; the new booking ends its entry;
---   * an event outbox row per booking change (confirmed, cancelled, promoted), with pg_notify.
+--   * an event outbox row per booking change (confirmed, cancelled, promoted); no NOTIFY in the
+--     booking's transaction (the extension's relay announces events afterwards, as this baseline
+--     would too).
 -- Its own types, so it loads beside any release of the extension.
 \set ON_ERROR_STOP 1
 SET synchronous_commit = off;
@@ -216,7 +218,6 @@ BEGIN
                               'by', CASE WHEN promotion THEN 'system'
                                          WHEN bench_plpgsql.uid() = NEW.user_id THEN 'athlete' ELSE 'admin' END)
       FROM bench_plpgsql.slots AS s WHERE s.id = NEW.slot_id;
-    PERFORM pg_notify('bench_plpgsql_events', NEW.user_id::text);
     RETURN NULL;
 END $$;
 
