@@ -19,11 +19,6 @@ CREATE TRIGGER waitlist_entries_trainer_tg
     BEFORE INSERT ON waitlist_entries
     FOR EACH ROW EXECUTE FUNCTION follow_slot_trainer();
 ALTER TABLE waitlist_entries ENABLE ALWAYS TRIGGER waitlist_entries_trainer_tg;
--- A reserved booking ends its athlete's waiting for that slot (a promotion, or their own).
-CREATE TRIGGER booking_waitlist_end_tg
-    AFTER INSERT OR UPDATE OF status ON bookings
-    FOR EACH ROW WHEN (NEW.status = 'reserved')
-    EXECUTE FUNCTION booking_ends_waiting();
 -- A place freed by a cancellation, or added by a larger capacity, goes to the waitlist.
 CREATE TRIGGER booking_waitlist_promote_tg
     AFTER UPDATE OF status ON bookings
@@ -35,6 +30,8 @@ CREATE TRIGGER slots_waitlist_promote_tg
     EXECUTE FUNCTION slot_grows();
 
 -- events --------------------------------------------------------------------------------
+-- A reserved booking also ends its athlete's waiting for that slot (a promotion, or their
+-- own): one trigger (src/rules/events.rs).
 CREATE TRIGGER booking_events_tg
     AFTER INSERT OR UPDATE OF status ON bookings
     FOR EACH ROW EXECUTE FUNCTION booking_events();

@@ -12,16 +12,19 @@ use crate::plans::{self, Sql};
 use crate::rules::waitlist;
 
 // Events written longer ago than the retention (delivered or not: one that old is news to
-// nobody), oldest first, in batches, found by the index on created_at.
+// nobody), in batches: of the oldest ids (the primary key's order, which is the order they
+// were written in but for transactions that overlapped), those old enough. A younger event
+// among them holds back older ones behind it only until it is old enough itself.
 static PURGE_EVENTS: Sql = Sql {
-    text: "WITH old AS (
-               SELECT e.id FROM gym_booking.events AS e
-                WHERE e.created_at < statement_timestamp()
-                                     - (SELECT st.event_retention FROM gym_booking.studio_settings AS st)
-                ORDER BY e.created_at
+    text: "WITH head AS (
+               SELECT e.id, e.created_at FROM gym_booking.events AS e
+                ORDER BY e.id
                 LIMIT $1
                   FOR UPDATE OF e SKIP LOCKED)
-           DELETE FROM gym_booking.events AS e USING old WHERE e.id = old.id",
+           DELETE FROM gym_booking.events AS e USING head
+            WHERE e.id = head.id
+              AND head.created_at < statement_timestamp()
+                                    - (SELECT st.event_retention FROM gym_booking.studio_settings AS st)",
     args: &[pg_sys::INT4OID],
 };
 

@@ -279,11 +279,6 @@ mod tests {
                 "ON bookings USING btree (user_id, status)",
             ),
             (
-                "events_created_idx",
-                "btree",
-                "ON events USING btree (created_at)",
-            ),
-            (
                 "events_recipient_idx",
                 "btree",
                 "ON events USING btree (recipient_id, id)",

@@ -341,7 +341,14 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
             terms.window()?;
         }
     }
-    let reserved = plans::latest_i64(&RESERVED_IN_SLOT, &[slot_id])?;
+    // One statement for the places taken, held for the waitlist, and whether the athlete
+    // waits (a release before 0.2.0 has no waitlist).
+    let (reserved, held) = if settings::installed() {
+        let places = waitlist::places(slot_id, user_id)?;
+        (places.reserved, places.held)
+    } else {
+        (plans::latest_i64(&RESERVED_IN_SLOT, &[slot_id])?, 0)
+    };
     if reserved >= i64::from(capacity) {
         // A second insert of a place the athlete already holds (their own double tap): the
         // unique key answers it (ON CONFLICT in book_slot), not "full" while they hold a place.
@@ -363,11 +370,12 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
     }
     // A free place is not for anyone while an eligible athlete waits ahead of them (outside
     // the booking window nobody waiting is: a promotion books nobody then).
-    if !promotion && locked.before_cutoff && !locked.outside_window && settings::installed() {
-        let held = waitlist::held_for_waitlist(slot_id, user_id)?;
-        if i64::from(capacity) - reserved <= held {
-            return Err(RuleError::HeldForWaitlist { waiting: held });
-        }
+    if !promotion
+        && locked.before_cutoff
+        && !locked.outside_window
+        && i64::from(capacity) - reserved <= held
+    {
+        return Err(RuleError::HeldForWaitlist { waiting: held });
     }
     Ok(())
 }

@@ -13,7 +13,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use super::{fire, Op, Outcome, TriggerResult};
+use super::{fire, waitlist, Op, Outcome, TriggerResult};
 use crate::errors::RuleResult;
 use crate::identity::Actor;
 use crate::plans::{self, Sql};
@@ -103,26 +103,33 @@ pub fn slot_event(slot: pgrx::Uuid, kind: &str, by: &str, extra: &str) -> RuleRe
     Ok(())
 }
 
-/// AFTER INSERT OR UPDATE OF status on bookings: the athlete hears of their booking made,
-/// re-activated or cancelled by a person. The system's own changes (cascades, completion,
-/// promotion) write their events themselves, or none.
+/// AFTER INSERT OR UPDATE OF status on bookings: a reserved booking ends its athlete's
+/// waiting for the slot (a promotion, or their own booking); the athlete hears of their
+/// booking made, re-activated or cancelled by a person. The system's own changes (cascades,
+/// completion, promotion) write their events themselves, or none. (One trigger for both: a
+/// booking pays for one trigger call, and for the waitlist's UPDATE only when it waited.)
 #[pg_trigger]
 fn booking_events<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
+        let new = fired.new_row()?;
+        let status = new.text("status")?;
+        if fired.op == Op::Update && !fired.changed("status")? {
+            return Ok(Outcome::Proceed);
+        }
+        let (athlete, slot) = (new.uuid("user_id")?, new.uuid("slot_id")?);
+        if status.as_deref() == Some("reserved") {
+            waitlist::end_own_entry(slot, athlete, new.uuid("id")?)?;
+        }
         if system::active() {
             return Ok(Outcome::Proceed);
         }
-        let new = fired.new_row()?;
-        let status = new.text("status")?;
         let kind = match (fired.op, status.as_deref()) {
-            (Op::Update, _) if !fired.changed("status")? => return Ok(Outcome::Proceed),
             (_, Some("reserved")) => "booking_confirmed",
             (Op::Update, Some("cancelled")) => "booking_cancelled",
             _ => return Ok(Outcome::Proceed),
         };
-        let athlete = new.uuid("user_id")?;
         let by = by(Some(athlete), new.get::<pgrx::Uuid>("trainer_id")?)?;
-        booking_event(kind, athlete, new.uuid("slot_id")?, new.uuid("id")?, by)?;
+        booking_event(kind, athlete, slot, new.uuid("id")?, by)?;
         Ok(Outcome::Proceed)
     })
 }

@@ -90,8 +90,9 @@ impl Terms {
 // those a promotion would book (see `TAKE_WAITER`: an active account that is no trainer's,
 // under the studio's limit; the window is the caller's to check). Run on the latest snapshot,
 // with the slot locked.
-static HELD_FOR_WAITLIST: Sql = Sql {
-    text: "SELECT count(*)
+macro_rules! held_for_waitlist {
+    () => {
+        "SELECT count(*)
              FROM gym_booking.waitlist_entries AS w
              JOIN gym_booking.users AS u
                ON u.id = w.user_id AND u.deleted_at IS NULL AND u.role <> 'trainer',
@@ -105,9 +106,72 @@ static HELD_FOR_WAITLIST: Sql = Sql {
                    OR (SELECT count(*) FROM gym_booking.bookings AS b
                          JOIN gym_booking.slots AS s ON s.id = b.slot_id
                         WHERE b.user_id = w.user_id AND b.status = 'reserved'
-                          AND s.start_at > statement_timestamp()) < st.max_upcoming_bookings)",
+                          AND s.start_at > statement_timestamp()) < st.max_upcoming_bookings)"
+    };
+}
+
+static HELD_FOR_WAITLIST: Sql = Sql {
+    text: held_for_waitlist!(),
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
+
+// What the booking rule needs to know of a slot's places, in one statement on the latest
+// snapshot with the slot locked: places taken, places held for the waitlist ahead of $2, and
+// whether $2 is waiting for the slot.
+static PLACES: Sql = Sql {
+    text: concat!(
+        "SELECT (SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status = 'reserved'),
+                (",
+        held_for_waitlist!(),
+        "),
+                (SELECT count(*) FROM gym_booking.waitlist_entries
+                  WHERE slot_id = $1 AND user_id = $2 AND state = 'waiting')"
+    ),
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
+};
+
+/// A slot's places as the booking rule sees them with the slot locked.
+pub struct Places {
+    pub reserved: i64,
+    /// Free places eligible athletes waiting ahead of the booker hold.
+    pub held: i64,
+    /// Whether the booker is waiting for the slot.
+    pub athlete_waits: bool,
+}
+
+/// The places of `slot` for a booking of `athlete` (latest snapshot). Remembers for this
+/// statement whether the athlete waits, so that the booking's AFTER trigger ends their entry
+/// only when there is one (`end_own_entry`).
+pub fn places(slot: pgrx::Uuid, athlete: pgrx::Uuid) -> RuleResult<Places> {
+    let rows = plans::latest(&PLACES, &[slot, athlete], 1)?;
+    let number = |i: usize| -> RuleResult<i64> {
+        rows.first()
+            .and_then(|r| r.get(i))
+            .cloned()
+            .flatten()
+            .ok_or_else(|| RuleError::Internal(format!("{} returned no row", PLACES.text)))?
+            .parse::<i64>()
+            .map_err(|e| RuleError::Internal(e.to_string()))
+    };
+    let places = Places {
+        reserved: number(0)?,
+        held: number(1)?,
+        athlete_waits: number(2)? > 0,
+    };
+    NOT_WAITING.with(|n| {
+        n.set((!places.athlete_waits).then(|| (crate::memo::Epoch::now(), slot, athlete)))
+    });
+    Ok(places)
+}
+
+thread_local! {
+    /// (statement, slot, athlete): the booking rule found, with the slot locked, that the
+    /// athlete is not waiting for the slot. No entry of a slot another transaction holds can
+    /// be written (joining locks the slot; any insert's foreign-key check waits for it), so
+    /// it stays true until the booking's AFTER trigger, in the same statement, reads it.
+    static NOT_WAITING: std::cell::Cell<Option<(crate::memo::Epoch, pgrx::Uuid, pgrx::Uuid)>> =
+        const { std::cell::Cell::new(None) };
+}
 
 /// How many of the slot's free places eligible athletes waiting ahead of `athlete` hold.
 pub fn held_for_waitlist(slot: pgrx::Uuid, athlete: pgrx::Uuid) -> RuleResult<i64> {
@@ -529,14 +593,29 @@ static END_OWN_ENTRY: Sql = Sql {
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
-/// AFTER INSERT OR UPDATE OF status on bookings, when the booking is reserved: an athlete who
-/// was waiting for this slot waits no more.
+/// A reserved booking ends its athlete's waiting for the slot (a promotion, or their own
+/// booking), unless the booking rule found in this statement that they were not waiting.
+pub fn end_own_entry(slot: pgrx::Uuid, athlete: pgrx::Uuid, booking: pgrx::Uuid) -> RuleResult<()> {
+    let known_not_waiting = NOT_WAITING.with(|n| {
+        n.get() == Some((crate::memo::Epoch::now(), slot, athlete)) && {
+            n.set(None);
+            true
+        }
+    });
+    if !known_not_waiting {
+        plans::latest(&END_OWN_ENTRY, &[slot, athlete, booking], 0)?;
+    }
+    Ok(())
+}
+
+/// The trigger of release 0.2.0 (`booking_waitlist_end_tg`), kept for a database not yet
+/// updated from it: from 0.2.1 `events::booking_events` ends the entry. AFTER INSERT OR UPDATE
+/// OF status on bookings, when the booking is reserved.
 #[pg_trigger]
 fn booking_ends_waiting<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
         let new = fired.new_row()?;
-        let args = [new.uuid("slot_id")?, new.uuid("user_id")?, new.uuid("id")?];
-        plans::latest(&END_OWN_ENTRY, &args, 0)?;
+        end_own_entry(new.uuid("slot_id")?, new.uuid("user_id")?, new.uuid("id")?)?;
         Ok(Outcome::Proceed)
     })
 }
