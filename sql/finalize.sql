@@ -17,6 +17,8 @@ SELECT pg_catalog.pg_extension_config_dump('waitlist_entries', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist_queue', '');
 SELECT pg_catalog.pg_extension_config_dump('events', '');
 SELECT pg_catalog.pg_extension_config_dump('events_id_seq', '');
+-- 0.2.1: weekly series (their occurrences are slots).
+SELECT pg_catalog.pg_extension_config_dump('series', '');
 
 -- Function privileges, last, once every function exists. PostgreSQL grants EXECUTE to
 -- PUBLIC by default; here nothing runs unless granted. (Trigger functions need no grant.)
@@ -46,7 +48,12 @@ GRANT EXECUTE ON FUNCTION
     promote_waitlists(),
     expire_waitlists(),
     purge_events(integer),
-    notify_events(integer)
+    notify_events(integer),
+    create_series(integer[], time, date, date, integer, integer, text, text, uuid),
+    edit_series(uuid, integer[], time, integer, integer, text, date, text, boolean),
+    cancel_series(uuid, date),
+    extend_timetables(),
+    series_start_at(date, time, text)
     TO authenticated, service_role;
 -- The delivery worker's (service_role, or an app admin: the functions check).
 GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]), acts_for_the_gym()

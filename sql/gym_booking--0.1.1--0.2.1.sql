@@ -1430,3 +1430,488 @@ $upgrade_lock$;
 -- ==========================================================================================
 DROP TRIGGER booking_waitlist_end_tg ON bookings;
 DROP INDEX events_created_idx;
+
+-- ==========================================================================================
+-- Timetables (issue 13): weekly series and their occurrences (sql/timetable.sql, as a fresh
+-- install has it).
+-- ==========================================================================================
+CREATE TABLE series (
+    id               uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
+    trainer_id       uuid        NOT NULL REFERENCES users (id),
+    -- ISO weekdays: 1 = Monday ... 7 = Sunday.
+    weekdays         smallint[]  NOT NULL
+        CONSTRAINT series_weekdays_check
+        CHECK (cardinality(weekdays) BETWEEN 1 AND 7
+               AND array_position(weekdays, NULL) IS NULL
+               AND weekdays <@ '{1,2,3,4,5,6,7}'::smallint[]),
+    local_start      time        NOT NULL
+        CONSTRAINT series_local_start_check CHECK (local_start < '24:00'),
+    duration_minutes smallint    NOT NULL DEFAULT 60
+        CONSTRAINT series_duration_minutes_check CHECK (duration_minutes BETWEEN 30 AND 240),
+    capacity         smallint    NOT NULL DEFAULT 1
+        CONSTRAINT series_capacity_check CHECK (capacity BETWEEN 1 AND 20),
+    notes            text
+        CONSTRAINT series_notes_length_check CHECK (char_length(notes) <= 2000),
+    -- An IANA name PostgreSQL knows (checked by the API; the studio's by default).
+    time_zone        text        NOT NULL
+        CONSTRAINT series_time_zone_length_check CHECK (length(time_zone) BETWEEN 1 AND 64),
+    first_date       date        NOT NULL
+        CONSTRAINT series_first_date_check CHECK (first_date BETWEEN '2000-01-01' AND '2999-12-31'),
+    last_date        date
+        CONSTRAINT series_last_date_check CHECK (last_date BETWEEN first_date AND '2999-12-31'),
+    -- Occurrences from this date on are cancelled, and none are made (cancel_series).
+    cancelled_from   date
+        CONSTRAINT series_cancelled_from_check CHECK (cancelled_from BETWEEN '2000-01-01' AND '2999-12-31'),
+    -- Occurrences are made up to and including this date (an occurrence deleted by hand is not
+    -- made again).
+    made_until       date,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE series IS
+    'Weekly classes of a trainer in a time zone; their occurrences are slots (slots.series_id), made timetable_horizon ahead';
+
+CREATE INDEX series_trainer_idx ON series (trainer_id);
+-- The series extend_timetables() keeps ahead.
+CREATE INDEX series_running_idx ON series (made_until) WHERE cancelled_from IS NULL;
+
+ALTER TABLE slots
+    ADD COLUMN series_id   uuid REFERENCES series (id),
+    ADD COLUMN series_date date,
+    ADD CONSTRAINT slots_series_date_check CHECK ((series_id IS NULL) = (series_date IS NULL)),
+    ADD CONSTRAINT slots_series_date_key UNIQUE (series_id, series_date);
+COMMENT ON COLUMN slots.series_id IS 'The series this slot is an occurrence of (NULL: a slot made on its own)';
+COMMENT ON COLUMN slots.series_date IS 'The local date of the occurrence in its series'' time zone';
+
+CREATE TRIGGER series_updated_at_tg
+    BEFORE INSERT OR UPDATE ON series
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER series_truncate_guard_tg
+    BEFORE TRUNCATE ON series FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+
+-- Row-level security: everyone signed in reads the timetable (as they read slots); nobody
+-- writes series but the API below (no write grant to clients).
+ALTER TABLE series ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON series TO authenticated, service_role;
+CREATE POLICY read_all_authenticated ON series
+    FOR SELECT TO authenticated USING ((SELECT gym_booking.signed_in()));
+
+-- Occurrences of a series, as the series says they are ------------------------------------
+
+-- When the occurrence of a series on a local date starts: that wall-clock time in the
+-- series' time zone (PostgreSQL's rule for times in the spring gap and the autumn overlap).
+CREATE FUNCTION series_start_at(occurs_on date, local_start time, time_zone text)
+RETURNS timestamptz
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT (occurs_on + local_start) AT TIME ZONE time_zone $$;
+COMMENT ON FUNCTION series_start_at(date, time, text) IS
+    'When an occurrence on a local date starts, by the time zone''s rules (AT TIME ZONE)';
+
+-- Whether an occurrence is as its series made it (times, capacity, notes): not changed by
+-- hand. A series edit changes only such occurrences.
+CREATE FUNCTION occurrence_as_made(s slots, se series)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.start_at = gym_booking.series_start_at(s.series_date, se.local_start, se.time_zone)
+       AND s.duration_minutes = se.duration_minutes
+       AND s.capacity = se.capacity
+       AND s.notes IS NOT DISTINCT FROM se.notes
+$$;
+
+-- Makes the occurrences of one series (which the caller holds, FOR UPDATE) from `from_date`
+-- up to the horizon, skipping dates already made; returns how many it made. Runs as the
+-- extension's owner (the callers check who may), so the occurrences are the series' slots
+-- whoever asks: a trainer's request is not limited to 100 new slots here (the horizon bounds
+-- a series: at most one occurrence a day for timetable_horizon).
+CREATE FUNCTION make_occurrences(p_series uuid, from_date date)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    se gym_booking.series;
+    today date;
+    until date;
+    made integer;
+BEGIN
+    SELECT * INTO se FROM gym_booking.series WHERE id = p_series;
+    IF NOT FOUND OR se.cancelled_from IS NOT NULL
+       OR NOT EXISTS (SELECT FROM gym_booking.users AS u
+                       WHERE u.id = se.trainer_id AND u.role = 'trainer' AND u.deleted_at IS NULL) THEN
+        RETURN 0;
+    END IF;
+    today := (statement_timestamp() AT TIME ZONE se.time_zone)::date;
+    until := least((statement_timestamp() AT TIME ZONE se.time_zone
+                    + (SELECT st.timetable_horizon FROM gym_booking.studio_settings AS st))::date,
+                   coalesce(se.last_date, 'infinity'::date));
+    WITH made AS (
+        INSERT INTO gym_booking.slots
+               (trainer_id, start_at, duration_minutes, capacity, notes, series_id, series_date)
+        SELECT se.trainer_id,
+               gym_booking.series_start_at(d::date, se.local_start, se.time_zone),
+               se.duration_minutes, se.capacity, se.notes, se.id, d::date
+          FROM generate_series(greatest(from_date, se.first_date, today)::timestamp, until::timestamp,
+                               interval '1 day') AS d
+         WHERE extract(isodow FROM d)::smallint = ANY (se.weekdays)
+           AND gym_booking.series_start_at(d::date, se.local_start, se.time_zone) > statement_timestamp()
+         ORDER BY d
+        ON CONFLICT ON CONSTRAINT slots_series_date_key DO NOTHING
+        RETURNING 1)
+    SELECT count(*) INTO made FROM made;
+    UPDATE gym_booking.series SET made_until = greatest(made_until, until) WHERE id = se.id
+       AND made_until IS DISTINCT FROM greatest(made_until, until);
+    RETURN made;
+END
+$$;
+
+-- Who may manage a series: its trainer (active), an app admin, service_role, the DBA.
+CREATE FUNCTION may_manage_series(p_trainer uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT gym_booking.acts_for_the_gym()
+        OR (gym_booking.active_user_id() = p_trainer AND gym_booking.is_trainer())
+$$;
+
+-- Takes the users rows of the caller and of the series' trainer (FOR SHARE, by id: the lock
+-- order starts with users), then the series row FOR UPDATE; refuses who may not manage it.
+CREATE FUNCTION lock_series(p_series uuid)
+RETURNS series
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    se gym_booking.series;
+BEGIN
+    SELECT * INTO se FROM gym_booking.series WHERE id = p_series;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'series % not found', p_series USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT gym_booking.may_manage_series(se.trainer_id) THEN
+        RAISE EXCEPTION 'only the series'' trainer or the gym changes a series'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM FROM gym_booking.users AS u
+      WHERE u.id IN (se.trainer_id, gym_booking.current_user_id())
+      ORDER BY u.id FOR SHARE;
+    SELECT * INTO se FROM gym_booking.series WHERE id = p_series FOR UPDATE;
+    RETURN se;
+END
+$$;
+
+-- A time zone PostgreSQL knows by name (the studio settings' rule).
+CREATE FUNCTION checked_time_zone(zone text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF zone IS NULL OR length(zone) > 64 OR NOT EXISTS (
+        SELECT FROM pg_catalog.pg_timezone_names
+         WHERE name = zone AND name NOT IN ('localtime', 'posixrules', 'Factory')) THEN
+        RAISE EXCEPTION '"%" is not a time zone PostgreSQL knows by name', left(zone, 64)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use an IANA name such as Europe/Berlin (see pg_timezone_names).';
+    END IF;
+    RETURN zone;
+END
+$$;
+
+-- The API (PostgREST: POST /rpc/<name>) -----------------------------------------------------
+
+CREATE FUNCTION create_series(
+    weekdays integer[],
+    local_start time,
+    first_date date,
+    last_date date DEFAULT NULL,
+    duration_minutes integer DEFAULT 60,
+    capacity integer DEFAULT 1,
+    notes text DEFAULT NULL,
+    time_zone text DEFAULT NULL,
+    trainer_id uuid DEFAULT NULL
+) RETURNS series
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    me uuid := gym_booking.active_user_id();
+    trainer uuid := coalesce(trainer_id, me);
+    se gym_booking.series;
+BEGIN
+    IF trainer IS NULL THEN
+        RAISE EXCEPTION 'sign in with an active trainer account to create a series'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT gym_booking.may_manage_series(trainer) THEN
+        RAISE EXCEPTION 'only trainers create their series (the gym: any trainer''s)'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF weekdays IS NULL OR local_start IS NULL OR first_date IS NULL
+       OR duration_minutes IS NULL OR capacity IS NULL THEN
+        RAISE EXCEPTION 'weekdays, local_start, first_date, duration_minutes and capacity are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF duration_minutes NOT BETWEEN 30 AND 240 OR capacity NOT BETWEEN 1 AND 20 THEN
+        RAISE EXCEPTION 'a series'' classes last 30 to 240 minutes and hold 1 to 20 people'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF cardinality(weekdays) = 0 OR array_position(weekdays, NULL) IS NOT NULL
+       OR NOT weekdays <@ '{1,2,3,4,5,6,7}'::integer[] THEN
+        RAISE EXCEPTION 'weekdays are ISO weekday numbers, 1 (Monday) to 7 (Sunday), at least one'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    PERFORM FROM gym_booking.users AS u
+      WHERE u.id IN (trainer, gym_booking.current_user_id()) ORDER BY u.id FOR SHARE;
+    IF NOT EXISTS (SELECT FROM gym_booking.users AS u
+                    WHERE u.id = trainer AND u.role = 'trainer' AND u.deleted_at IS NULL) THEN
+        RAISE EXCEPTION 'a series'' trainer must be an active trainer'
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    INSERT INTO gym_booking.series
+           (trainer_id, weekdays, local_start, duration_minutes, capacity, notes, time_zone,
+            first_date, last_date)
+    VALUES (trainer, (SELECT array_agg(DISTINCT w ORDER BY w) FROM unnest(weekdays) AS w)::smallint[],
+            local_start, duration_minutes, capacity, notes,
+            gym_booking.checked_time_zone(coalesce(time_zone,
+                (SELECT st.time_zone FROM gym_booking.studio_settings AS st))),
+            first_date, last_date)
+    RETURNING * INTO se;
+    PERFORM gym_booking.make_occurrences(se.id, se.first_date);
+    SELECT * INTO se FROM gym_booking.series AS s WHERE s.id = se.id;
+    RETURN se;
+END
+$$;
+COMMENT ON FUNCTION create_series(integer[], time, date, date, integer, integer, text, text, uuid) IS
+    'Creates a weekly series (ISO weekdays, 1 = Monday) of the calling trainer (the gym: of trainer_id) and its occurrences up to timetable_horizon';
+
+-- Edits a series. Arguments left NULL keep their value (notes '' clears the notes;
+-- clear_last_date: the series runs on). Future occurrences that have no reserved bookings
+-- and are as the series made them move to the new times, capacity and notes (or are
+-- cancelled when their date leaves the series); the others are kept, and the result says
+-- so: one row per occurrence from today on.
+CREATE FUNCTION edit_series(
+    series_id uuid,
+    weekdays integer[] DEFAULT NULL,
+    local_start time DEFAULT NULL,
+    duration_minutes integer DEFAULT NULL,
+    capacity integer DEFAULT NULL,
+    notes text DEFAULT NULL,
+    last_date date DEFAULT NULL,
+    time_zone text DEFAULT NULL,
+    clear_last_date boolean DEFAULT false
+) RETURNS TABLE (slot_id uuid, occurs_on date, start_at timestamptz, outcome text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    was gym_booking.series;   -- the series before the edit
+    now_ gym_booking.series;  -- and after it
+    occ gym_booking.slots;
+    today date;
+    result text;
+BEGIN
+    IF series_id IS NULL THEN
+        RAISE EXCEPTION 'series_id is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    was := gym_booking.lock_series(series_id);
+    IF was.cancelled_from IS NOT NULL THEN
+        RAISE EXCEPTION 'a cancelled series stays cancelled'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Create a new series instead.';
+    END IF;
+    IF duration_minutes NOT BETWEEN 30 AND 240 OR capacity NOT BETWEEN 1 AND 20 THEN
+        RAISE EXCEPTION 'a series'' classes last 30 to 240 minutes and hold 1 to 20 people'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF cardinality(weekdays) = 0 OR array_position(weekdays, NULL) IS NOT NULL
+       OR NOT weekdays <@ '{1,2,3,4,5,6,7}'::integer[] THEN
+        RAISE EXCEPTION 'weekdays are ISO weekday numbers, 1 (Monday) to 7 (Sunday), at least one'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    UPDATE gym_booking.series AS s SET
+        weekdays = coalesce((SELECT array_agg(DISTINCT w ORDER BY w) FROM unnest(weekdays) AS w)::smallint[],
+                            s.weekdays),
+        local_start = coalesce(local_start, s.local_start),
+        duration_minutes = coalesce(duration_minutes, s.duration_minutes),
+        capacity = coalesce(capacity, s.capacity),
+        notes = CASE WHEN notes IS NULL THEN s.notes ELSE nullif(notes, '') END,
+        last_date = CASE WHEN clear_last_date THEN NULL ELSE coalesce(last_date, s.last_date) END,
+        time_zone = CASE WHEN time_zone IS NULL THEN s.time_zone
+                         ELSE gym_booking.checked_time_zone(time_zone) END
+     WHERE s.id = was.id
+    RETURNING * INTO now_;
+    today := (statement_timestamp() AT TIME ZONE now_.time_zone)::date;
+    -- The occurrences from today on, locked in the lock order (by id), then each in date order.
+    PERFORM FROM gym_booking.slots AS o
+      WHERE o.series_id = was.id AND o.series_date >= today - 1
+        AND o.start_at > statement_timestamp() AND o.cancelled_at IS NULL
+      ORDER BY o.id
+        FOR UPDATE;
+    FOR occ IN
+        SELECT * FROM gym_booking.slots AS o
+         WHERE o.series_id = was.id AND o.series_date >= today - 1
+           AND o.start_at > statement_timestamp() AND o.cancelled_at IS NULL
+         ORDER BY o.series_date
+    LOOP
+        IF NOT gym_booking.occurrence_as_made(occ, was) THEN
+            result := 'kept: changed by hand';
+        ELSIF EXISTS (SELECT FROM gym_booking.bookings AS b
+                       WHERE b.slot_id = occ.id AND b.status <> 'cancelled') THEN
+            result := 'kept: booked';
+        ELSIF NOT (extract(isodow FROM occ.series_date)::smallint = ANY (now_.weekdays))
+              OR occ.series_date > coalesce(now_.last_date, 'infinity'::date) THEN
+            UPDATE gym_booking.slots AS o SET cancelled_at = statement_timestamp() WHERE o.id = occ.id;
+            result := 'cancelled';
+        ELSIF gym_booking.occurrence_as_made(occ, now_) THEN
+            result := 'unchanged';
+        ELSIF gym_booking.series_start_at(occ.series_date, now_.local_start, now_.time_zone)
+              <= statement_timestamp() THEN
+            result := 'kept: the new time has passed';
+        ELSE
+            BEGIN
+                UPDATE gym_booking.slots AS o SET
+                    start_at = gym_booking.series_start_at(occ.series_date, now_.local_start, now_.time_zone),
+                    end_at = NULL,
+                    duration_minutes = now_.duration_minutes,
+                    capacity = now_.capacity,
+                    notes = now_.notes
+                 WHERE o.id = occ.id;
+                result := 'changed';
+            EXCEPTION WHEN restrict_violation THEN
+                -- Booked after this transaction's snapshot (REPEATABLE READ): the slots' own
+                -- rule, which counts on the latest state, keeps its times.
+                result := 'kept: booked';
+            END;
+        END IF;
+        slot_id := occ.id;
+        occurs_on := occ.series_date;
+        SELECT o.start_at INTO start_at FROM gym_booking.slots AS o WHERE o.id = occ.id;
+        outcome := result;
+        RETURN NEXT;
+    END LOOP;
+    -- Dates the series now has that it had not: made up to where the series was made.
+    FOR occ IN
+        WITH made AS (
+            INSERT INTO gym_booking.slots
+                   (trainer_id, start_at, duration_minutes, capacity, notes, series_id, series_date)
+            SELECT now_.trainer_id,
+                   gym_booking.series_start_at(d::date, now_.local_start, now_.time_zone),
+                   now_.duration_minutes, now_.capacity, now_.notes, now_.id, d::date
+              FROM generate_series(greatest(now_.first_date, today)::timestamp,
+                                   least(now_.made_until, coalesce(now_.last_date, 'infinity'::date))::timestamp,
+                                   interval '1 day') AS d
+             WHERE extract(isodow FROM d)::smallint = ANY (now_.weekdays)
+               AND gym_booking.series_start_at(d::date, now_.local_start, now_.time_zone) > statement_timestamp()
+             ORDER BY d
+            ON CONFLICT ON CONSTRAINT slots_series_date_key DO NOTHING
+            RETURNING *)
+        SELECT * FROM made ORDER BY made.series_date
+    LOOP
+        slot_id := occ.id;
+        occurs_on := occ.series_date;
+        start_at := occ.start_at;
+        outcome := 'created';
+        RETURN NEXT;
+    END LOOP;
+    PERFORM gym_booking.make_occurrences(now_.id, today);
+END
+$$;
+COMMENT ON FUNCTION edit_series(uuid, integer[], time, integer, integer, text, date, text, boolean) IS
+    'Edits a series; moves its future occurrences that nobody booked and nobody changed by hand; says what became of each';
+
+-- Cancels a series from a local date (default: today in its time zone): its occurrences from
+-- then on that have not started are cancelled, with every cascade of a slot cancellation
+-- (bookings, waitlists, events); no more are made. Returns how many occurrences it cancelled.
+CREATE FUNCTION cancel_series(series_id uuid, from_date date DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    se gym_booking.series;
+    cancelled integer;
+BEGIN
+    IF series_id IS NULL THEN
+        RAISE EXCEPTION 'series_id is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    se := gym_booking.lock_series(series_id);
+    from_date := coalesce(from_date, (statement_timestamp() AT TIME ZONE se.time_zone)::date);
+    UPDATE gym_booking.series AS s
+       SET cancelled_from = least(coalesce(s.cancelled_from, from_date), from_date)
+     WHERE s.id = se.id;
+    PERFORM FROM gym_booking.slots AS o
+      WHERE o.series_id = se.id AND o.series_date >= from_date
+        AND o.cancelled_at IS NULL AND o.start_at > statement_timestamp()
+      ORDER BY o.id FOR UPDATE;
+    UPDATE gym_booking.slots AS o SET cancelled_at = statement_timestamp()
+     WHERE o.series_id = se.id AND o.series_date >= from_date
+       AND o.cancelled_at IS NULL AND o.start_at > statement_timestamp();
+    GET DIAGNOSTICS cancelled = ROW_COUNT;
+    RETURN cancelled;
+END
+$$;
+COMMENT ON FUNCTION cancel_series(uuid, date) IS
+    'Cancels a series from a local date (default today): its occurrences not yet started are cancelled, with their bookings';
+
+-- Keeps every running series' occurrences timetable_horizon ahead; returns how many it made.
+-- The gym's (service_role, an app admin, a cron job) and the background worker's; running it
+-- again makes nothing. A series being edited is skipped (the edit makes its occurrences).
+CREATE FUNCTION extend_timetables()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    se record;
+    made integer := 0;
+BEGIN
+    IF NOT gym_booking.acts_for_the_gym() THEN
+        RAISE EXCEPTION 'only the gym extends timetables' USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Run it as service_role, an app admin, or from the background worker.';
+    END IF;
+    FOR se IN
+        SELECT s.id FROM gym_booking.series AS s
+          JOIN gym_booking.users AS u ON u.id = s.trainer_id
+         WHERE s.cancelled_from IS NULL
+           AND (s.last_date IS NULL OR s.made_until IS NULL OR s.made_until < s.last_date)
+           AND (s.made_until IS NULL
+                OR s.made_until < (statement_timestamp() AT TIME ZONE s.time_zone
+                                   + (SELECT st.timetable_horizon FROM gym_booking.studio_settings AS st))::date)
+           AND u.role = 'trainer' AND u.deleted_at IS NULL
+         ORDER BY s.id
+           FOR SHARE OF u SKIP LOCKED FOR NO KEY UPDATE OF s SKIP LOCKED
+    LOOP
+        made := made + gym_booking.make_occurrences(se.id, '2000-01-01');
+    END LOOP;
+    RETURN made;
+END
+$$;
+COMMENT ON FUNCTION extend_timetables() IS
+    'Makes the occurrences of every running series up to timetable_horizon ahead (idempotent); the gym''s and the background worker''s';
+
+SELECT pg_catalog.pg_extension_config_dump('series', '');
+REVOKE EXECUTE ON FUNCTION
+    series_start_at(date, time, text),
+    occurrence_as_made(slots, series),
+    make_occurrences(uuid, date),
+    may_manage_series(uuid),
+    lock_series(uuid),
+    checked_time_zone(text),
+    create_series(integer[], time, date, date, integer, integer, text, text, uuid),
+    edit_series(uuid, integer[], time, integer, integer, text, date, text, boolean),
+    cancel_series(uuid, date),
+    extend_timetables()
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    create_series(integer[], time, date, date, integer, integer, text, text, uuid),
+    edit_series(uuid, integer[], time, integer, integer, text, date, text, boolean),
+    cancel_series(uuid, date),
+    extend_timetables(),
+    series_start_at(date, time, text)
+    TO authenticated, service_role;

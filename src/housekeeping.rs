@@ -47,6 +47,17 @@ static NOTIFY: Sql = Sql {
     args: &[pg_sys::INT4OID],
 };
 
+static TIMETABLES_INSTALLED: Sql = Sql {
+    text: "SELECT pg_catalog.to_regclass('gym_booking.series') IS NOT NULL",
+    args: &[],
+};
+
+// The SQL function (sql/timetable.sql) the gym's cron job may call too.
+static EXTEND_TIMETABLES: Sql = Sql {
+    text: "SELECT gym_booking.extend_timetables()",
+    args: &[],
+};
+
 static INSTALLED: Sql = Sql {
     text: "SELECT pg_catalog.to_regclass('gym_booking.waitlist_entries') IS NOT NULL",
     args: &[],
@@ -107,4 +118,14 @@ pub fn round(batch: i32) -> RuleResult<(i64, i32, i64, i64)> {
     let notified = notify(batch.saturating_mul(20))?;
     let purged = purge(batch)?;
     Ok((expired, promoted, notified, purged))
+}
+
+/// Keeps every running series' occurrences `timetable_horizon` ahead (the worker's round, in a
+/// transaction of its own); how many occurrences it made. Nothing for a database whose
+/// extension is older than 0.2.1.
+pub fn extend_timetables() -> RuleResult<i32> {
+    if plans::one::<bool>(&TIMETABLES_INSTALLED, &[])? != Some(true) {
+        return Ok(0);
+    }
+    Ok(plans::one::<i32>(&EXTEND_TIMETABLES, &[])?.unwrap_or(0))
 }

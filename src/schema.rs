@@ -96,4 +96,16 @@ extension_sql_file!(
         rules::waitlist::waitlist_leave,
     ]
 );
+extension_sql_file!(
+    "../sql/timetable.sql",
+    name = "timetable",
+    requires = [
+        "studio_api",
+        "triggers",
+        identity::acts_for_the_gym,
+        identity::active_user_id,
+        identity::is_trainer,
+        identity::signed_in,
+    ]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -523,6 +523,14 @@ pub extern "C-unwind" fn gym_booking_completion_run_main(arg: pg_sys::Datum) {
              {purged} old event(s) purged in database \"{db}\""
         );
     }
+    pg_sys::check_for_interrupts!();
+    report(true, "keeping timetables ahead");
+    let made = BackgroundWorker::transaction(|| {
+        crate::housekeeping::extend_timetables().unwrap_or_else(|e| crate::errors::raise(e))
+    });
+    if made > 0 {
+        log!("gym_booking: {made} class(es) of weekly series made in database \"{db}\"");
+    }
     outcome.store(DONE, Ordering::SeqCst);
 }
 
