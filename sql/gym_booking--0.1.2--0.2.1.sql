@@ -1526,11 +1526,12 @@ BEGIN
            AND o.start_at > statement_timestamp() AND o.cancelled_at IS NULL
          ORDER BY o.series_date
     LOOP
-        IF NOT gym_booking.occurrence_as_made(occ, was) THEN
-            result := 'kept: changed by hand';
-        ELSIF EXISTS (SELECT FROM gym_booking.bookings AS b
-                       WHERE b.slot_id = occ.id AND b.status <> 'cancelled') THEN
+        IF EXISTS (SELECT FROM gym_booking.bookings AS b
+                    WHERE b.slot_id = occ.id AND b.status <> 'cancelled') THEN
             result := 'kept: booked';
+        ELSIF NOT gym_booking.occurrence_as_made(occ, was) THEN
+            -- (Also one an earlier edit left as it was because it was booked then.)
+            result := 'kept: changed by hand';
         ELSIF NOT (extract(isodow FROM occ.series_date)::smallint = ANY (now_.weekdays))
               OR occ.series_date > coalesce(now_.last_date, 'infinity'::date) THEN
             UPDATE gym_booking.slots AS o SET cancelled_at = statement_timestamp() WHERE o.id = occ.id;
