@@ -49,6 +49,8 @@ mod rule_tests_people;
 mod studio_tests;
 #[cfg(any(test, feature = "pg_test"))]
 mod test_support;
+#[cfg(any(test, feature = "pg_test"))]
+mod timetable_tests;
 
 /// Required by `cargo pgrx test`; must be visible at the crate root.
 #[cfg(test)]

@@ -89,6 +89,25 @@ mod tests {
                 ],
             ),
             (
+                "series",
+                &[
+                    "id uuid",
+                    "trainer_id uuid",
+                    "weekdays _int2",
+                    "local_start time",
+                    "duration_minutes int2",
+                    "capacity int2",
+                    "notes text",
+                    "time_zone text",
+                    "first_date date",
+                    "last_date date",
+                    "cancelled_from date",
+                    "made_until date",
+                    "created_at timestamptz",
+                    "updated_at timestamptz",
+                ],
+            ),
+            (
                 "slots",
                 &[
                     "id uuid",
@@ -101,6 +120,8 @@ mod tests {
                     "cancelled_at timestamptz",
                     "created_at timestamptz",
                     "updated_at timestamptz",
+                    "series_id uuid",
+                    "series_date date",
                 ],
             ),
             (
@@ -293,6 +314,16 @@ mod tests {
                 "btree",
                 "ON events USING btree (id) WHERE (notified_at IS NULL)",
             ),
+            (
+                "series_running_idx",
+                "btree",
+                "ON series USING btree (made_until) WHERE (cancelled_from IS NULL)",
+            ),
+            (
+                "series_trainer_idx",
+                "btree",
+                "ON series USING btree (trainer_id)",
+            ),
             ("slots_end_at_idx", "btree", "ON slots USING btree (end_at)"),
             (
                 "slots_start_active_idx",
@@ -370,6 +401,7 @@ mod tests {
                 "bookings",
                 "events",
                 "events_id_seq",
+                "series",
                 "slots",
                 "studio_settings",
                 "studio_settings_history",
