@@ -1,16 +1,23 @@
 //! The background worker: with `shared_preload_libraries = 'gym_booking'`, the database named
 //! in `gym_booking.completion_databases` gets its past bookings completed every
 //! `gym_booking.completion_interval` seconds. `scripts/test.sh` starts the test cluster so,
-//! for the database `it_completion_worker` at a one-second interval.
+//! for the database `it_completion_worker` at a one-second interval. Each round also keeps the
+//! weekly series' occurrences `timetable_horizon` ahead (0.2.1).
 
 use std::time::{Duration, Instant};
 
 use gym_booking_integration::TestDb;
 
+/// One test: the worker serves one database, which each part would make afresh.
 #[test]
-fn the_worker_completes_a_past_booking_within_its_interval() {
+fn the_worker_completes_past_bookings_and_keeps_timetables_ahead() {
     let db = TestDb::with_extension("completion_worker");
     let mut client = db.connect();
+    completes_a_past_booking_within_its_interval(&mut client);
+    keeps_timetables_ahead(&mut client);
+}
+
+fn completes_a_past_booking_within_its_interval(client: &mut postgres::Client) {
     let settings: Vec<String> = client
         .query(
             "SELECT current_setting('shared_preload_libraries'),
@@ -85,4 +92,43 @@ fn the_worker_completes_a_past_booking_within_its_interval() {
     assert!(row.get::<_, bool>(0), "auto_processed");
     assert_eq!(row.get::<_, i64>(1), 1, "one history row");
     assert_eq!(row.get::<_, i64>(2), 1, "one status_auto_update log row");
+}
+
+fn keeps_timetables_ahead(client: &mut postgres::Client) {
+    // A daily 12:00 UTC class from tomorrow, made one day ahead; then the horizon grows to two
+    // weeks and the worker makes the rest, with no call from anyone.
+    client
+        .batch_execute(
+            "INSERT INTO gym_booking.users (id, email, password_hash, first_name, role, contact_email) VALUES
+                 ('00000000-0000-4000-a000-0000000000d1', 'daily@w.example', 'h', 'Daily', 'trainer', 'daily@w.example')
+             ON CONFLICT DO NOTHING;
+             UPDATE gym_booking.studio_settings SET timetable_horizon = '1 day';
+             SELECT gym_booking.create_series(ARRAY[1, 2, 3, 4, 5, 6, 7], '12:00',
+                        (now() AT TIME ZONE 'UTC')::date + 1, time_zone => 'UTC',
+                        trainer_id => '00000000-0000-4000-a000-0000000000d1');",
+        )
+        .unwrap();
+    let made = |client: &mut postgres::Client| -> i64 {
+        client
+            .query_one(
+                "SELECT count(*) FROM gym_booking.slots s JOIN gym_booking.series se ON se.id = s.series_id
+                  WHERE se.trainer_id = '00000000-0000-4000-a000-0000000000d1'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(made(client), 1, "one day ahead: tomorrow's class");
+    client
+        .batch_execute("UPDATE gym_booking.studio_settings SET timetable_horizon = '14 days'")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while made(client) < 14 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        made(client),
+        14,
+        "the worker made the series' classes two weeks ahead, each once"
+    );
 }
