@@ -57,12 +57,15 @@ CREATE INDEX series_trainer_idx ON series (trainer_id);
 CREATE INDEX series_running_idx ON series (made_until) WHERE cancelled_from IS NULL;
 
 ALTER TABLE slots
-    ADD COLUMN series_id   uuid REFERENCES series (id),
-    ADD COLUMN series_date date,
+    ADD COLUMN series_id          uuid REFERENCES series (id),
+    ADD COLUMN series_date        date,
+    ADD COLUMN series_fingerprint text,
     ADD CONSTRAINT slots_series_date_check CHECK ((series_id IS NULL) = (series_date IS NULL)),
     ADD CONSTRAINT slots_series_date_key UNIQUE (series_id, series_date);
 COMMENT ON COLUMN slots.series_id IS 'The series this slot is an occurrence of (NULL: a slot made on its own)';
 COMMENT ON COLUMN slots.series_date IS 'The local date of the occurrence in its series'' time zone';
+COMMENT ON COLUMN slots.series_fingerprint IS
+    'The occurrence''s start, duration, capacity and notes as its series last set them (occurrence_fingerprint): they differ once it is changed by hand';
 
 CREATE TRIGGER series_updated_at_tg
     BEFORE INSERT OR UPDATE ON series
@@ -89,62 +92,77 @@ AS $$ SELECT (occurs_on + local_start) AT TIME ZONE time_zone $$;
 COMMENT ON FUNCTION series_start_at(date, time, text) IS
     'When an occurrence on a local date starts, by the time zone''s rules (AT TIME ZONE)';
 
--- Whether an occurrence is as its series made it (times, capacity, notes): not changed by
--- hand. A series edit changes only such occurrences.
-CREATE FUNCTION occurrence_as_made(s slots, se series)
+-- What a series sets on an occurrence, as one value that does not depend on the session's
+-- TimeZone or DateStyle (the start as seconds since the epoch).
+CREATE FUNCTION occurrence_fingerprint(start_at timestamptz, duration_minutes integer,
+                                       capacity integer, notes text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT md5(extract(epoch FROM start_at)::text || '|' || duration_minutes || '|' || capacity
+               || '|' || coalesce(quote_literal(notes), 'NULL'))
+$$;
+
+-- Whether an occurrence is as its series last set it (start, duration, capacity, notes): not
+-- changed by hand since. An occurrence an edit kept because it was booked is as its series
+-- set it too: a later edit moves it once nobody holds a place in it.
+CREATE FUNCTION occurrence_as_made(s slots)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.start_at = gym_booking.series_start_at(s.series_date, se.local_start, se.time_zone)
-       AND s.duration_minutes = se.duration_minutes
-       AND s.capacity = se.capacity
-       AND s.notes IS NOT DISTINCT FROM se.notes
+    SELECT s.series_fingerprint IS NOT DISTINCT FROM
+           gym_booking.occurrence_fingerprint(s.start_at, s.duration_minutes, s.capacity, s.notes)
 $$;
 
--- Makes the occurrences of one series (which the caller holds, FOR UPDATE) from `from_date`
--- up to the horizon, skipping dates already made; returns how many it made. Runs as the
--- extension's owner (the callers check who may), so the occurrences are the series' slots
--- whoever asks: a trainer's request is not limited to 100 new slots here (the horizon bounds
--- a series: at most one occurrence a day for timetable_horizon).
-CREATE FUNCTION make_occurrences(p_series uuid, from_date date)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+-- Makes the occurrences of one series (which the caller holds) up to the horizon (or where
+-- the series was made up to, if further): every date of the series after `made_until`, and
+-- before it only those of weekdays not in `weekdays_before` (an edit's new weekdays), so an
+-- occurrence deleted by hand is not made again; an existing one is never touched. Returns
+-- the slots it made. Runs as the extension's owner (the callers check who may), so the
+-- occurrences are the series' slots whoever asks: a trainer's request is not limited to 100
+-- new slots here (the horizon bounds a series: at most one occurrence a day).
+CREATE FUNCTION make_occurrences(p_series uuid, weekdays_before smallint[])
+RETURNS SETOF slots
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     se gym_booking.series;
     today date;
     until date;
-    made integer;
 BEGIN
     SELECT * INTO se FROM gym_booking.series WHERE id = p_series;
     IF NOT FOUND OR se.cancelled_from IS NOT NULL
        OR NOT EXISTS (SELECT FROM gym_booking.users AS u
                        WHERE u.id = se.trainer_id AND u.role = 'trainer' AND u.deleted_at IS NULL) THEN
-        RETURN 0;
+        RETURN;
     END IF;
     today := (statement_timestamp() AT TIME ZONE se.time_zone)::date;
-    until := least((statement_timestamp() AT TIME ZONE se.time_zone
-                    + (SELECT st.timetable_horizon FROM gym_booking.studio_settings AS st))::date,
+    until := least(greatest((statement_timestamp() AT TIME ZONE se.time_zone
+                             + (SELECT st.timetable_horizon FROM gym_booking.studio_settings AS st))::date,
+                            se.made_until),
                    coalesce(se.last_date, 'infinity'::date));
-    WITH made AS (
-        INSERT INTO gym_booking.slots
-               (trainer_id, start_at, duration_minutes, capacity, notes, series_id, series_date)
-        SELECT se.trainer_id,
-               gym_booking.series_start_at(d::date, se.local_start, se.time_zone),
-               se.duration_minutes, se.capacity, se.notes, se.id, d::date
-          FROM generate_series(greatest(from_date, se.first_date, today)::timestamp, until::timestamp,
-                               interval '1 day') AS d
-         WHERE extract(isodow FROM d)::smallint = ANY (se.weekdays)
-           AND gym_booking.series_start_at(d::date, se.local_start, se.time_zone) > statement_timestamp()
-         ORDER BY d
-        ON CONFLICT ON CONSTRAINT slots_series_date_key DO NOTHING
-        RETURNING 1)
-    SELECT count(*) INTO made FROM made;
-    UPDATE gym_booking.series SET made_until = greatest(made_until, until) WHERE id = se.id
-       AND made_until IS DISTINCT FROM greatest(made_until, until);
-    RETURN made;
+    RETURN QUERY
+    INSERT INTO gym_booking.slots
+           (trainer_id, start_at, duration_minutes, capacity, notes, series_id, series_date,
+            series_fingerprint)
+    SELECT se.trainer_id, o.start_at, se.duration_minutes, se.capacity, se.notes, se.id, o.day,
+           gym_booking.occurrence_fingerprint(o.start_at, se.duration_minutes, se.capacity, se.notes)
+      FROM generate_series(greatest(se.first_date, today)::timestamp, until::timestamp,
+                           interval '1 day') AS d,
+           LATERAL (SELECT d::date AS day,
+                           gym_booking.series_start_at(d::date, se.local_start, se.time_zone) AS start_at) AS o
+     WHERE extract(isodow FROM o.day)::smallint = ANY (se.weekdays)
+       AND (o.day > se.made_until OR se.made_until IS NULL
+            OR NOT extract(isodow FROM o.day)::smallint = ANY (weekdays_before))
+       AND o.start_at > statement_timestamp()
+     ORDER BY o.day
+    ON CONFLICT ON CONSTRAINT slots_series_date_key DO NOTHING
+    RETURNING *;
+    UPDATE gym_booking.series SET made_until = until
+     WHERE id = se.id AND made_until IS DISTINCT FROM until;
 END
 $$;
 
@@ -262,7 +280,7 @@ BEGIN
                 (SELECT st.time_zone FROM gym_booking.studio_settings AS st))),
             first_date, last_date)
     RETURNING * INTO se;
-    PERFORM gym_booking.make_occurrences(se.id, se.first_date);
+    PERFORM gym_booking.make_occurrences(se.id, se.weekdays);
     SELECT * INTO se FROM gym_booking.series AS s WHERE s.id = se.id;
     RETURN se;
 END
@@ -342,14 +360,15 @@ BEGIN
         IF EXISTS (SELECT FROM gym_booking.bookings AS b
                     WHERE b.slot_id = occ.id AND b.status <> 'cancelled') THEN
             result := 'kept: booked';
-        ELSIF NOT gym_booking.occurrence_as_made(occ, was) THEN
-            -- (Also one an earlier edit left as it was because it was booked then.)
+        ELSIF NOT gym_booking.occurrence_as_made(occ) THEN
             result := 'kept: changed by hand';
         ELSIF NOT (extract(isodow FROM occ.series_date)::smallint = ANY (now_.weekdays))
               OR occ.series_date > coalesce(now_.last_date, 'infinity'::date) THEN
             UPDATE gym_booking.slots AS o SET cancelled_at = statement_timestamp() WHERE o.id = occ.id;
             result := 'cancelled';
-        ELSIF gym_booking.occurrence_as_made(occ, now_) THEN
+        ELSIF occ.start_at = gym_booking.series_start_at(occ.series_date, now_.local_start, now_.time_zone)
+              AND occ.duration_minutes = now_.duration_minutes AND occ.capacity = now_.capacity
+              AND occ.notes IS NOT DISTINCT FROM now_.notes THEN
             result := 'unchanged';
         ELSIF gym_booking.series_start_at(occ.series_date, now_.local_start, now_.time_zone)
               <= statement_timestamp() THEN
@@ -357,11 +376,15 @@ BEGIN
         ELSE
             BEGIN
                 UPDATE gym_booking.slots AS o SET
-                    start_at = gym_booking.series_start_at(occ.series_date, now_.local_start, now_.time_zone),
+                    start_at = m.start_at,
                     end_at = NULL,
                     duration_minutes = now_.duration_minutes,
                     capacity = now_.capacity,
-                    notes = now_.notes
+                    notes = now_.notes,
+                    series_fingerprint = gym_booking.occurrence_fingerprint(
+                        m.start_at, now_.duration_minutes, now_.capacity, now_.notes)
+                  FROM (SELECT gym_booking.series_start_at(occ.series_date, now_.local_start,
+                                                           now_.time_zone) AS start_at) AS m
                  WHERE o.id = occ.id;
                 result := 'changed';
             EXCEPTION WHEN restrict_violation THEN
@@ -376,23 +399,9 @@ BEGIN
         outcome := result;
         RETURN NEXT;
     END LOOP;
-    -- Dates the series now has that it had not: made up to where the series was made.
-    FOR occ IN
-        WITH made AS (
-            INSERT INTO gym_booking.slots
-                   (trainer_id, start_at, duration_minutes, capacity, notes, series_id, series_date)
-            SELECT now_.trainer_id,
-                   gym_booking.series_start_at(d::date, now_.local_start, now_.time_zone),
-                   now_.duration_minutes, now_.capacity, now_.notes, now_.id, d::date
-              FROM generate_series(greatest(now_.first_date, today)::timestamp,
-                                   least(now_.made_until, coalesce(now_.last_date, 'infinity'::date))::timestamp,
-                                   interval '1 day') AS d
-             WHERE extract(isodow FROM d)::smallint = ANY (now_.weekdays)
-               AND gym_booking.series_start_at(d::date, now_.local_start, now_.time_zone) > statement_timestamp()
-             ORDER BY d
-            ON CONFLICT ON CONSTRAINT slots_series_date_key DO NOTHING
-            RETURNING *)
-        SELECT * FROM made ORDER BY made.series_date
+    -- Dates the series now has that it had not: its new weekdays, and up to the horizon.
+    FOR occ IN SELECT * FROM gym_booking.make_occurrences(now_.id, was.weekdays) AS m
+                ORDER BY m.series_date
     LOOP
         slot_id := occ.id;
         occurs_on := occ.series_date;
@@ -400,7 +409,6 @@ BEGIN
         outcome := 'created';
         RETURN NEXT;
     END LOOP;
-    PERFORM gym_booking.make_occurrences(now_.id, today);
 END
 $$;
 COMMENT ON FUNCTION edit_series(uuid, integer[], time, integer, integer, text, date, text, boolean) IS
@@ -458,7 +466,7 @@ BEGIN
             HINT = 'Run it as service_role, an app admin, or from the background worker.';
     END IF;
     FOR se IN
-        SELECT s.id FROM gym_booking.series AS s
+        SELECT s.id, s.weekdays FROM gym_booking.series AS s
           JOIN gym_booking.users AS u ON u.id = s.trainer_id
          WHERE s.cancelled_from IS NULL
            AND (s.last_date IS NULL OR s.made_until IS NULL OR s.made_until < s.last_date)
@@ -469,7 +477,7 @@ BEGIN
          ORDER BY s.id
            FOR SHARE OF u SKIP LOCKED FOR NO KEY UPDATE OF s SKIP LOCKED
     LOOP
-        made := made + gym_booking.make_occurrences(se.id, '2000-01-01');
+        made := made + (SELECT count(*) FROM gym_booking.make_occurrences(se.id, se.weekdays) AS m);
     END LOOP;
     RETURN made;
 END

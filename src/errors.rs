@@ -95,6 +95,11 @@ pub enum RuleError {
     #[error("{message}")]
     Busy { message: String, hint: &'static str },
 
+    /// 40001: a REPEATABLE READ or SERIALIZABLE transaction's snapshot misses a row the change
+    /// must reach (a booking committed after it began): retry, as PostgreSQL's own.
+    #[error("{message}")]
+    Serialization { message: String },
+
     /// 22P02: the JWT claims in the request settings cannot be read (as `auth.uid()` fails).
     #[error("{0}")]
     BadClaims(String),
@@ -133,6 +138,7 @@ impl RuleError {
             RuleError::OutOfRange { .. } => ERRCODE_DATETIME_FIELD_OVERFLOW,
             RuleError::TooMany { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             RuleError::Busy { .. } => ERRCODE_LOCK_NOT_AVAILABLE,
+            RuleError::Serialization { .. } => ERRCODE_T_R_SERIALIZATION_FAILURE,
             RuleError::NotOpenYet { .. } => ERRCODE_WITH_CHECK_OPTION_VIOLATION,
             RuleError::Closed { .. } => ERRCODE_DATA_EXCEPTION,
             RuleError::LimitReached { .. } => ERRCODE_CARDINALITY_VIOLATION,
@@ -191,6 +197,7 @@ impl From<RuleError> for ErrorReport {
             }
             RuleError::TooMany { hint, .. } | RuleError::Busy { hint, .. } => report.set_hint(hint),
             RuleError::NullValue { .. } => report,
+            RuleError::Serialization { .. } => report.set_hint("Retry the transaction."),
             RuleError::NotOpenYet { at } => report
                 .set_detail(format!("Booking opens at {at}."))
                 .set_hint("Book it once booking has opened."),

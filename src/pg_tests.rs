@@ -122,6 +122,7 @@ mod tests {
                     "updated_at timestamptz",
                     "series_id uuid",
                     "series_date date",
+                    "series_fingerprint text",
                 ],
             ),
             (

@@ -244,8 +244,16 @@ pub fn latest(sql: &Sql, args: &[pgrx::Uuid], tcount: i64) -> RuleResult<Vec<Vec
                 let text = CString::new(sql.text).expect("SQL without NUL bytes");
                 let mut types = sql.args.to_vec();
                 // SAFETY: SPI is connected; the plan is kept for the backend's lifetime.
-                let plan =
-                    pg_sys::SPI_prepare(text.as_ptr(), types.len() as i32, types.as_mut_ptr());
+                // A generic plan from the first run: these statements read rows by their
+                // ids, where a plan made for each run's values is no better, and planning
+                // the first runs (or every run, when PostgreSQL's estimate prefers custom
+                // plans for a larger statement) cost more than the statement.
+                let plan = pg_sys::SPI_prepare_cursor(
+                    text.as_ptr(),
+                    types.len() as i32,
+                    types.as_mut_ptr(),
+                    pg_sys::CURSOR_OPT_GENERIC_PLAN as std::ffi::c_int,
+                );
                 if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
                     return Err(RuleError::Internal(format!(
                         "could not prepare {}",

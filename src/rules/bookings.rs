@@ -141,7 +141,7 @@ static TRY_LOCK_ATHLETE_LIMIT: Sql = Sql {
 };
 
 /// The athlete's reserved bookings of slots that have not started (latest snapshot).
-static UPCOMING_OF: Sql = Sql {
+pub static UPCOMING_OF: Sql = Sql {
     text: "SELECT count(*) FROM gym_booking.bookings AS b
              JOIN gym_booking.slots AS s ON s.id = b.slot_id
             WHERE b.user_id = $1 AND b.status = 'reserved' AND s.start_at > statement_timestamp()",
@@ -284,6 +284,26 @@ pub fn try_lock_athlete_limit(athlete: pgrx::Uuid) -> RuleResult<bool> {
     )? == Some(true))
 }
 
+/// Refuses with 40001 when this transaction's snapshot (REPEATABLE READ or SERIALIZABLE)
+/// counts fewer rows of `sql` than the latest committed state: a cascade run on it would miss
+/// the rest (bookings made after the transaction began). At READ COMMITTED each statement
+/// sees every committed row.
+pub fn refuse_stale_snapshot(sql: &Sql, arg: pgrx::Uuid, what: &str) -> RuleResult<()> {
+    // SAFETY: reads the transaction's isolation level.
+    if unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32 {
+        return Ok(());
+    }
+    let seen = plans::one::<i64>(sql, &[arg.into()])?.unwrap_or(0);
+    if plans::latest_i64(sql, &[arg])? > seen {
+        return Err(RuleError::Serialization {
+            message: format!(
+                "could not serialize access: {what} changed after this transaction began"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The athlete's upcoming reserved bookings, counted on the latest committed state.
 pub fn upcoming_of(athlete: pgrx::Uuid) -> RuleResult<i64> {
     plans::latest_i64(&UPCOMING_OF, &[athlete])
@@ -341,11 +361,11 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
             terms.window()?;
         }
     }
-    // One statement for the places taken, held for the waitlist, and whether the athlete
-    // waits (a release before 0.2.0 has no waitlist).
-    let (reserved, held) = if settings::installed() {
+    // One statement for the places taken, how many wait, and whether the athlete waits (a
+    // release before 0.2.0 has no waitlist).
+    let (reserved, waiting) = if settings::installed() {
         let places = waitlist::places(slot_id, user_id)?;
-        (places.reserved, places.held)
+        (places.reserved, places.waiting)
     } else {
         (plans::latest_i64(&RESERVED_IN_SLOT, &[slot_id])?, 0)
     };
@@ -370,12 +390,11 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
     }
     // A free place is not for anyone while an eligible athlete waits ahead of them (outside
     // the booking window nobody waiting is: a promotion books nobody then).
-    if !promotion
-        && locked.before_cutoff
-        && !locked.outside_window
-        && i64::from(capacity) - reserved <= held
-    {
-        return Err(RuleError::HeldForWaitlist { waiting: held });
+    if !promotion && locked.before_cutoff && !locked.outside_window && waiting > 0 {
+        let held = waitlist::held_for_waitlist(slot_id, user_id)?;
+        if i64::from(capacity) - reserved <= held {
+            return Err(RuleError::HeldForWaitlist { waiting: held });
+        }
     }
     Ok(())
 }

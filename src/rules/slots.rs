@@ -270,6 +270,9 @@ fn slots_cancel_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
         let slot = new.uuid("id")?;
         // Told by whoever cancelled it, before the cascade (the system's) takes the places away.
         let by = events::by(None, new.get::<pgrx::Uuid>("trainer_id")?)?;
+        // A booking committed after a REPEATABLE READ snapshot would keep its place in a
+        // cancelled slot: such a cancellation is retried instead.
+        super::bookings::refuse_stale_snapshot(&RESERVED_IN_SLOT, slot, "the slot's bookings")?;
         let _system = SystemChange::begin();
         if settings::installed() {
             events::slot_event(slot, "slot_cancelled", by, "{}")?;

@@ -186,8 +186,16 @@ fn users_soft_delete_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a
         let _system = SystemChange::begin();
         // Slots of the trainer's own first (users, slots, entries, bookings), then the
         // athlete's places and their slots.
+        super::bookings::refuse_stale_snapshot(&UPCOMING_SLOTS_OF, id, "the trainer's slots")?;
         plans::execute(&CANCEL_FUTURE_SLOTS, &[id.into()])?;
         plans::execute(&LOCK_SLOTS_OF_FUTURE_BOOKINGS, &[id.into()])?;
+        // A booking committed after a REPEATABLE READ snapshot would outlive the account:
+        // such a deletion is retried instead.
+        super::bookings::refuse_stale_snapshot(
+            &super::bookings::UPCOMING_OF,
+            id,
+            "the account's bookings",
+        )?;
         // On the latest committed state: entries joined after a REPEATABLE READ snapshot too.
         if super::settings::installed() {
             plans::latest(&REMOVE_FROM_WAITLISTS, &[id], 0)?;

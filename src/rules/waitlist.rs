@@ -90,9 +90,8 @@ impl Terms {
 // those a promotion would book (see `TAKE_WAITER`: an active account that is no trainer's,
 // under the studio's limit; the window is the caller's to check). Run on the latest snapshot,
 // with the slot locked.
-macro_rules! held_for_waitlist {
-    () => {
-        "SELECT count(*)
+static HELD_FOR_WAITLIST: Sql = Sql {
+    text: "SELECT count(*)
              FROM gym_booking.waitlist_entries AS w
              JOIN gym_booking.users AS u
                ON u.id = w.user_id AND u.deleted_at IS NULL AND u.role <> 'trainer',
@@ -106,35 +105,28 @@ macro_rules! held_for_waitlist {
                    OR (SELECT count(*) FROM gym_booking.bookings AS b
                          JOIN gym_booking.slots AS s ON s.id = b.slot_id
                         WHERE b.user_id = w.user_id AND b.status = 'reserved'
-                          AND s.start_at > statement_timestamp()) < st.max_upcoming_bookings)"
-    };
-}
-
-static HELD_FOR_WAITLIST: Sql = Sql {
-    text: held_for_waitlist!(),
+                          AND s.start_at > statement_timestamp()) < st.max_upcoming_bookings)",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
-// What the booking rule needs to know of a slot's places, in one statement on the latest
-// snapshot with the slot locked: places taken, places held for the waitlist ahead of $2, and
-// whether $2 is waiting for the slot.
+// What the booking rule needs to know of a slot's places, in one small statement on the
+// latest snapshot with the slot locked: places taken, athletes waiting for it, and whether $2
+// is one of them. (Who of them a free place is held for, `HELD_FOR_WAITLIST`, is asked only
+// when someone waits: its plan is large, and most slots have nobody waiting.)
 static PLACES: Sql = Sql {
-    text: concat!(
-        "SELECT (SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status = 'reserved'),
-                (",
-        held_for_waitlist!(),
-        "),
-                (SELECT count(*) FROM gym_booking.waitlist_entries
-                  WHERE slot_id = $1 AND user_id = $2 AND state = 'waiting')"
-    ),
+    text: "SELECT (SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status = 'reserved'),
+                  (SELECT count(*) FROM gym_booking.waitlist_entries
+                    WHERE slot_id = $1 AND state = 'waiting'),
+                  (SELECT count(*) FROM gym_booking.waitlist_entries
+                    WHERE slot_id = $1 AND user_id = $2 AND state = 'waiting')",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
 /// A slot's places as the booking rule sees them with the slot locked.
 pub struct Places {
     pub reserved: i64,
-    /// Free places eligible athletes waiting ahead of the booker hold.
-    pub held: i64,
+    /// Athletes waiting for the slot (the booker among them or not).
+    pub waiting: i64,
     /// Whether the booker is waiting for the slot.
     pub athlete_waits: bool,
 }
@@ -155,7 +147,7 @@ pub fn places(slot: pgrx::Uuid, athlete: pgrx::Uuid) -> RuleResult<Places> {
     };
     let places = Places {
         reserved: number(0)?,
-        held: number(1)?,
+        waiting: number(1)?,
         athlete_waits: number(2)? > 0,
     };
     NOT_WAITING.with(|n| {
