@@ -104,7 +104,9 @@ ALTER TABLE slots
     ADD COLUMN series_id          uuid REFERENCES series (id),
     ADD COLUMN series_date        date,
     ADD COLUMN series_fingerprint text,
-    ADD CONSTRAINT slots_series_date_check CHECK ((series_id IS NULL) = (series_date IS NULL)),
+    ADD CONSTRAINT slots_series_date_check
+        CHECK ((series_id IS NULL) = (series_date IS NULL)
+               AND series_date BETWEEN '2000-01-01' AND '2999-12-31'),
     ADD CONSTRAINT slots_series_date_key UNIQUE (series_id, series_date);
 COMMENT ON COLUMN slots.series_id IS 'The series this slot is an occurrence of (NULL: a slot made on its own)';
 COMMENT ON COLUMN slots.series_date IS 'The local date of the occurrence in its series'' time zone';

@@ -24,10 +24,12 @@ use serde_json::{json, Value};
 use crate::{postgrest_request, Caller, TestDb};
 
 /// The extension's tables, in the order the restore reloads them (foreign keys first): the
-/// seed's six, then release 0.2.0's settings (one row), their history, waitlist entries and
-/// the event outbox.
-pub const TABLES: [&str; 10] = [
+/// seed's six, with release 0.2.1's series before the slots that are their occurrences
+/// (`slots.series_id`), then release 0.2.0's settings (one row), their history, waitlist
+/// entries and the event outbox.
+pub const TABLES: [&str; 11] = [
     "users",
+    "series",
     "slots",
     "bookings",
     "activity_logs",
@@ -196,6 +198,49 @@ UPDATE gym_booking.waitlist_entries SET id = {B~U3}
 COMMIT;
 "#;
 
+/// Release 0.2.1's timetables, made on top of the seed by [`Fixture::with_timetables`]
+/// through the API, each with the claims of its trainer (as the seed makes its slots). Dates are the studio's (UTC): both series run every day for two days, five
+/// and six days from now. T's series `ST`: 07:00, two places (occurrences `ST.1`, `ST.2`);
+/// U's series `SU`: 18:00, one place (`SU.1`, and one on the second day that
+/// [`TIMETABLES_BEHIND`] takes back).
+const TIMETABLES: &str = r#"
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000002", "role": "authenticated"}';
+SELECT gym_booking.create_series(weekdays => ARRAY[1, 2, 3, 4, 5, 6, 7], local_start => '07:00',
+       first_date => (now() AT TIME ZONE 'UTC')::date + 5, last_date => (now() AT TIME ZONE 'UTC')::date + 6,
+       capacity => 2, notes => 'Morning strength');
+COMMIT;
+
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000003", "role": "authenticated"}';
+SELECT gym_booking.create_series(weekdays => ARRAY[1, 2, 3, 4, 5, 6, 7], local_start => '18:00',
+       first_date => (now() AT TIME ZONE 'UTC')::date + 5, last_date => (now() AT TIME ZONE 'UTC')::date + 6,
+       capacity => 1, notes => 'Evening mobility');
+COMMIT;
+"#;
+
+/// The id of A's booking of `ST.1` (`A@ST.1`).
+const A_AT_ST1: &str = "00000000-0000-4000-8000-000000000221";
+
+/// Then A books `ST.1`; and U's series is put back to where it was made up to its first day
+/// (as if the horizon had reached only that far when it was made: its second occurrence
+/// and that one's log row go, loaded as a restore loads rows), so the gym's
+/// `extend_timetables()` has exactly one occurrence to make.
+const TIMETABLES_BEHIND: &str = r#"
+BEGIN;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000004", "role": "authenticated"}';
+INSERT INTO gym_booking.bookings (id, slot_id, user_id) VALUES ({A@ST.1}, {ST.1}, {A});
+COMMIT;
+
+BEGIN;
+SET LOCAL session_replication_role = replica;
+DELETE FROM gym_booking.activity_logs
+ WHERE entity_id = (SELECT id FROM gym_booking.slots WHERE series_id = {SU} AND id <> {SU.1});
+DELETE FROM gym_booking.slots WHERE series_id = {SU} AND id <> {SU.1};
+UPDATE gym_booking.series SET made_until = made_until - 1 WHERE id = {SU};
+COMMIT;
+"#;
+
 /// Labels of ids, for reading what a request returned.
 #[derive(Clone)]
 pub struct Labels(Vec<(String, String)>);
@@ -323,6 +368,45 @@ impl Fixture {
             cases_run: 0,
         };
         fixture.save();
+        fixture
+    }
+
+    /// The seed with release 0.2.1's timetables (see [`TIMETABLES`]): series `ST` (T's,
+    /// occurrences `ST.1` booked by A as `A@ST.1`, and `ST.2`) and `SU` (U's, occurrence
+    /// `SU.1`, made one day short of its last date).
+    pub fn with_timetables(test_name: &str) -> Fixture {
+        let mut fixture = Fixture::new(test_name);
+        fixture
+            .client
+            .batch_execute(TIMETABLES)
+            .unwrap_or_else(|e| panic!("the seed's timetables: {e:?}"));
+        for (series, trainer) in [("ST", "T"), ("SU", "U")] {
+            let rows = fixture
+                .client
+                .query(
+                    "SELECT s.id::text, array_agg(o.id::text ORDER BY o.series_date)
+                       FROM gym_booking.series AS s
+                       JOIN gym_booking.slots AS o ON o.series_id = s.id
+                      WHERE s.trainer_id = $1::text::uuid
+                      GROUP BY s.id",
+                    &[&id(trainer)],
+                )
+                .expect("read the seed's series");
+            assert_eq!(rows.len(), 1, "one series of {trainer}");
+            let occurrences: Vec<String> = rows[0].get(1);
+            assert_eq!(
+                occurrences.len(),
+                2,
+                "create_series made {trainer}'s two occurrences"
+            );
+            fixture.labels.add(series, &rows[0].get::<_, String>(0));
+            fixture.labels.add(&format!("{series}.1"), &occurrences[0]);
+            if series == "ST" {
+                fixture.labels.add("ST.2", &occurrences[1]);
+            }
+        }
+        fixture.labels.add("A@ST.1", A_AT_ST1);
+        fixture.extend(TIMETABLES_BEHIND);
         fixture
     }
 

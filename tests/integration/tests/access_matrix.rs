@@ -19,6 +19,12 @@
 //! that free one say so by the tables they change. Entries are `user~slot`, events
 //! `recipient kind booking`.
 //!
+//! Release 0.2.1 (README, "Timetables"): series (every signed-in caller reads them, nobody
+//! writes them but the API), the occurrence columns of slots (no client changes which series
+//! and date a slot belongs to) and who may create, edit and cancel a series or run the
+//! timetables' sweep; on the seed with two series (`Fixture::with_timetables`), so that a
+//! successful call shows what it made and a cancellation its cascade.
+//!
 //! Reads assert WHICH rows the caller sees; writes assert success (with the rows returned and
 //! the tables changed) or the SQLSTATE of the refusal, and that a refused or hidden write
 //! changed nothing at all (an UPDATE/DELETE that row-level security hides affects 0 rows).
@@ -32,6 +38,10 @@ use Expect::{Refused, RefusedAny, Rows, Writes};
 /// Release 0.2.0's tables and API.
 #[path = "access_matrix/studio.rs"]
 mod studio;
+
+/// Release 0.2.1's series, occurrences and timetable API.
+#[path = "access_matrix/timetable.rs"]
+mod timetable;
 
 /// Refused by a grant or a policy.
 const DENIED: Expect = Refused("42501");
@@ -48,6 +58,7 @@ const SETTINGS: &str = "studio_settings";
 const SETTINGS_HISTORY: &str = "studio_settings_history";
 const WAITLIST: &str = "waitlist_entries";
 const EVENTS: &str = "events";
+const SERIES: &str = "series";
 
 /// The callers, in the order of each row's expectations.
 const CALLERS: [&str; 7] = ["anon", "A", "B", "T", "U", "ADM", "SRV"];
@@ -544,7 +555,10 @@ fn caller_of(name: &str) -> Caller {
 }
 
 fn run_matrix(test_name: &str, lines: Vec<Line>) {
-    let mut fixture = Fixture::new(test_name);
+    run_matrix_on(Fixture::new(test_name), test_name, lines);
+}
+
+fn run_matrix_on(mut fixture: Fixture, test_name: &str, lines: Vec<Line>) {
     let callers: Vec<Caller> = CALLERS.iter().map(|c| caller_of(c)).collect();
     let mut sqls: Vec<(usize, usize, String, Option<String>)> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
@@ -601,4 +615,16 @@ fn every_caller_on_every_studio_table() {
 #[test]
 fn every_caller_on_every_studio_api_function() {
     run_matrix("access_matrix_studio_api", studio::api());
+}
+
+#[test]
+fn every_caller_on_series_and_occurrences() {
+    let name = "access_matrix_timetable_tables";
+    run_matrix_on(Fixture::with_timetables(name), name, timetable::tables());
+}
+
+#[test]
+fn every_caller_on_every_timetable_api_function() {
+    let name = "access_matrix_timetable_api";
+    run_matrix_on(Fixture::with_timetables(name), name, timetable::api());
 }

@@ -12,6 +12,13 @@
 //! (`join_waitlist`, `leave_waitlist`, `my_waitlist`, `promote_waitlists`, `claim_events`,
 //! `ack_events`) with NULL and edge arguments. The settings are put back to their defaults
 //! after the column cases, so the API cases meet the studio as it ships.
+//!
+//! Release 0.2.1: the series table's columns (no client role may write it: every case is a
+//! permission refusal) and the occurrence columns of slots, `series_id` and `series_date`,
+//! with the edges of dates, times and weekday arrays. An occurrence is a series and a date
+//! together (a CHECK), so a case that sets one to a value sets the other to a valid one: the
+//! back office, the one role that may insert them, meets the foreign key and the dates' edges
+//! rather than only that CHECK. (The timetable API's arguments are `tests/timetables.rs`'.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +32,8 @@ const TRAINER: &str = "00000000-0000-4000-a000-0000000000a2";
 const ATHLETE: &str = "00000000-0000-4000-a000-0000000000a3";
 /// A slot of one place, taken by someone else: the athlete may join its waitlist.
 const FULL_SLOT: &str = "00000000-0000-4000-b000-0000000000f1";
+/// The trainer's series, made by the API after the horizon (it has no occurrences yet).
+const SERIES_FIRST_DATE: &str = "'2999-12-01'";
 
 /// The SQLSTATEs the README's "Errors" table documents (every backticked five-character code
 /// in that section), plus the input errors PostgreSQL itself raises while reading a value.
@@ -98,6 +107,25 @@ fn edges(udt: &str, labels: &[String]) -> Vec<String> {
         "int8" => typed(&["0", "-1", "9223372036854775807", "-9223372036854775808"]),
         "bool" => typed(&["true", "false"]),
         "interval" => typed(&INTERVAL_EDGES),
+        "date" => typed(&[
+            "'infinity'",
+            "'-infinity'",
+            "'5874897-12-31'",
+            "'4713-01-01 BC'",
+            "'1999-12-31'",
+            "'3000-01-01'",
+        ]),
+        "time" => typed(&["'00:00'", "'23:59:59.999999'", "'24:00'"]),
+        // Weekdays: none, a NULL one, outside 1-7, repeated, two dimensions, odd bounds.
+        "_int2" => typed(&[
+            "'{}'",
+            "'{NULL}'",
+            "'{0,8}'",
+            "'{1,1,1}'",
+            "'{{1,2},{3,4}}'",
+            "'[5:6]={1,2}'",
+            "'{-32768,32767}'",
+        ]),
         "text" | "citext" => typed(&[
             "''",
             "repeat('x', 1000000)",
@@ -169,7 +197,11 @@ fn seed(client: &mut Client) {
              INSERT INTO gym_booking.slots (id, trainer_id, start_at, capacity)
              VALUES ('{FULL_SLOT}', '{TRAINER}', date_trunc('hour', now()) + interval '2 days', 1);
              INSERT INTO gym_booking.bookings (slot_id, user_id)
-             SELECT '{FULL_SLOT}', id FROM gym_booking.users WHERE email = 'pool1@bad.example';"
+             SELECT '{FULL_SLOT}', id FROM gym_booking.users WHERE email = 'pool1@bad.example';
+             BEGIN;
+             SELECT set_config('request.jwt.claims', '{{\"sub\": \"{TRAINER}\"}}', true);
+             SELECT gym_booking.create_series(ARRAY[1, 3], '07:00', {SERIES_FIRST_DATE});
+             COMMIT;"
         ))
         .expect("seed");
 }
@@ -178,6 +210,8 @@ struct Pools {
     slots: Vec<String>,
     users: Vec<String>,
     bookings: Vec<String>,
+    /// The trainer's series.
+    series: String,
 }
 
 fn pools(client: &mut Client) -> Pools {
@@ -209,6 +243,22 @@ fn pools(client: &mut Client) -> Pools {
                   WHERE s.id <> '{FULL_SLOT}' ORDER BY s.start_at"
             ),
         ),
+        series: ids(client, "SELECT id::text FROM gym_booking.series")
+            .pop()
+            .expect("the trainer's series"),
+    }
+}
+
+/// The other half of an occurrence (a series and a date, both or neither): the column a
+/// case sets to a value other than NULL brings a valid partner, unique per case.
+fn partner(column: &Column, value: &str, case: usize, pools: &Pools) -> Option<(String, String)> {
+    if column.table != "slots" || value == "NULL" {
+        return None;
+    }
+    match column.name.as_str() {
+        "series_id" => Some(("series_date".into(), format!("'2030-01-01'::date + {case}"))),
+        "series_date" => Some(("series_id".into(), format!("'{}'", pools.series))),
+        _ => None,
     }
 }
 
@@ -359,6 +409,14 @@ fn base_row(table: &str, who: &Who, case: usize, pools: &Pools) -> Vec<(String, 
             ("kind", "'booking_confirmed'".into()),
             ("slot_id", format!("'{slot}'")),
         ],
+        // A series written directly: every role is refused (only the API writes them).
+        "series" => vec![
+            ("trainer_id", format!("'{TRAINER}'")),
+            ("weekdays", "'{1}'".into()),
+            ("local_start", "'07:00'".into()),
+            ("time_zone", "'UTC'".into()),
+            ("first_date", format!("'2030-01-07'::date + {case}")),
+        ],
         other => panic!("no base row for {other}"),
     };
     row.into_iter()
@@ -376,6 +434,7 @@ fn target_row(table: &str, who: &Who, case: usize, pools: &Pools) -> String {
             .unwrap_or_else(|| pick(&pools.users)),
         "slots" => pick(&pools.slots),
         "bookings" => pick(&pools.bookings),
+        "series" => pools.series.clone(),
         "trainer_directory" => return format!("trainer_id = '{TRAINER}'"),
         // The one row.
         "studio_settings" => return "id".into(),
@@ -401,6 +460,7 @@ fn every_column_every_role_every_edge_is_refused_cleanly_or_kept() {
                 let mut row = base_row(&column.table, &who, case, &pools);
                 row.retain(|(name, _)| *name != column.name);
                 row.push((column.name.clone(), value.clone()));
+                row.extend(partner(&column, &value, case, &pools));
                 let (names, values): (Vec<_>, Vec<_>) = row.into_iter().unzip();
                 let insert = format!(
                     "INSERT INTO gym_booking.{} ({}) VALUES ({})",

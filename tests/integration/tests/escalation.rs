@@ -12,6 +12,10 @@
 //! events but the API and the rules (not an admin, not `service_role`, which claims and
 //! acknowledges events only through `claim_events` / `ack_events`); nobody jumps a queue,
 //! promotes themselves, or reads someone else's entries or events.
+//!
+//! Release 0.2.1 (README, "Timetables"): nobody writes or truncates series but the API, nobody
+//! points a slot at a series or moves an occurrence to another series or date, and only a
+//! series' trainer and the gym edit or cancel it.
 
 use gym_booking_integration::access::{self, caller, run_all, Case, Expect, Fixture, GHOST};
 use gym_booking_integration::{Caller, TestDb};
@@ -22,6 +26,10 @@ use Expect::{Refused, RefusedAny, Rows, Writes};
 /// Release 0.2.0: settings, waitlists, events.
 #[path = "escalation/studio.rs"]
 mod studio;
+
+/// Release 0.2.1: series and their occurrences.
+#[path = "escalation/timetable.rs"]
+mod timetable;
 
 const DENIED: Expect = Refused("42501");
 const NOTHING: Expect = Rows(&[]);
@@ -307,8 +315,9 @@ fn records() -> Vec<Attempt> {
         ("POST", "/rpc/nextval", "SELECT nextval('gym_booking.events_id_seq')"),
         ("POST", "/rpc/nextval", "SELECT nextval('gym_booking.studio_settings_history_id_seq')"),
     ];
-    const TRUNCATES: [&str; 10] = [
+    const TRUNCATES: [&str; 11] = [
         "TRUNCATE gym_booking.users CASCADE",
+        "TRUNCATE gym_booking.series CASCADE",
         "TRUNCATE gym_booking.slots CASCADE",
         "TRUNCATE gym_booking.bookings CASCADE",
         "TRUNCATE gym_booking.activity_logs",
@@ -539,7 +548,11 @@ fn claims() -> Vec<Attempt> {
 }
 
 fn run(test_name: &str, attempts: Vec<Attempt>) {
-    let mut fixture = Fixture::new(test_name);
+    run_on(Fixture::new(test_name), test_name, attempts);
+}
+
+/// As [`run`], on a seed of the caller's choice (the deleted accounts are added to it).
+fn run_on(mut fixture: Fixture, test_name: &str, attempts: Vec<Attempt>) {
     fixture.labels.add("GHOST", GHOST);
     fixture.labels.add("DEL", DELETED_ADMIN);
     fixture.labels.add("DT", DELETED_TRAINER);
@@ -600,6 +613,12 @@ fn only_the_rules_write_logs_and_history() {
 #[test]
 fn nobody_but_the_rules_writes_waitlists_events_and_settings() {
     run("escalation_studio", studio::attempts());
+}
+
+#[test]
+fn series_are_their_trainers_and_the_gyms_through_the_api_only() {
+    let name = "escalation_timetable";
+    run_on(Fixture::with_timetables(name), name, timetable::attempts());
 }
 
 #[test]

@@ -10,6 +10,11 @@
 //! `my_waitlist()` and `available_slots()` with its `waiting` count, over a demo with a
 //! changed setting, full slots with athletes waiting, and a promotion (so every new table and
 //! function has rows to show).
+//!
+//! Release 0.2.1's too: series (`GET /series`), their occurrences (slots that point at them)
+//! and `series_start_at()`, over a weekly class of the trainer's with a booked occurrence;
+//! and the timetable API's writes (`create_series`, `edit_series`, `cancel_series`, the gym's
+//! `extend_timetables`) answer PostgreSQL's read-only error on the standby.
 
 use gym_booking_integration::{
     connect_to_standby, load_demo_data, postgrest_request, wait_for_replay, Caller, TestDb,
@@ -46,7 +51,7 @@ fn callers() -> Vec<(&'static str, Caller)> {
 }
 
 /// Every read of the API and of the tables, as PostgREST sends it, each one row per line.
-const READS: [(&str, &str); 18] = [
+const READS: [(&str, &str); 21] = [
     ("GET /trainer_directory",
      "SELECT trainer_id::text || ' ' || display_name FROM gym_booking.trainer_directory ORDER BY 1"),
     ("GET /rpc/available_slots",
@@ -84,6 +89,17 @@ const READS: [(&str, &str); 18] = [
     ("GET /events",
      "SELECT id::text || ' ' || kind || ' ' || recipient_id::text || ' ' || payload::text
         FROM gym_booking.events ORDER BY id"),
+    ("GET /series",
+     "SELECT id::text || ' ' || trainer_id::text || ' ' || weekdays::text || ' ' || local_start
+             || ' ' || time_zone || ' ' || first_date || ' ' || made_until
+        FROM gym_booking.series ORDER BY 1"),
+    ("GET /slots?series_id=not.is.null",
+     "SELECT id::text || ' ' || series_id::text || ' ' || series_date || ' '
+             || (start_at AT TIME ZONE 'UTC')
+        FROM gym_booking.slots WHERE series_id IS NOT NULL ORDER BY series_date"),
+    ("GET /rpc/series_start_at",
+     "SELECT (gym_booking.series_start_at(series_date, '07:00', 'Europe/Berlin') AT TIME ZONE 'UTC')::text
+        FROM gym_booking.slots WHERE series_id IS NOT NULL ORDER BY series_date LIMIT 3"),
 ];
 
 /// The demo, lived in a little under 0.2.0: the admin changes a setting; in WAITED (one
@@ -132,6 +148,21 @@ fn live_a_little(client: &mut Client) {
         as_person(client, athlete, &join(WAITED));
     }
     as_person(client, ATHLETE, &join(promoted));
+    // 0.2.1: the trainer's weekly class (studio time, Berlin, as the admin set it), made three
+    // weeks ahead; ATHLETE books its first occurrence.
+    as_person(
+        client,
+        TRAINER,
+        "SELECT gym_booking.create_series(ARRAY[2, 4], '07:00',
+                (now() AT TIME ZONE 'Europe/Berlin')::date + 1,
+                (now() AT TIME ZONE 'Europe/Berlin')::date + 21, capacity => 6, notes => 'Strength')",
+    );
+    as_person(
+        client,
+        ATHLETE,
+        "SELECT gym_booking.book_slot(id) FROM gym_booking.slots
+          WHERE series_id IS NOT NULL ORDER BY series_date LIMIT 1",
+    );
     as_person(
         client,
         &others[1],
@@ -243,6 +274,11 @@ fn every_read_answers_on_the_standby_as_on_the_primary() {
         .unwrap()
         .get(0);
     let (athlete, admin, service) = (&readers[1].1, &readers[3].1, &readers[4].1);
+    let trainer = &readers[2].1;
+    let series: String = primary
+        .query_one("SELECT id::text FROM gym_booking.series", &[])
+        .unwrap()
+        .get(0);
     let writes = [
         (athlete, format!("SELECT gym_booking.book_slot('{slot}')")),
         (
@@ -279,6 +315,26 @@ fn every_read_answers_on_the_standby_as_on_the_primary() {
         (
             service,
             "SELECT gym_booking.ack_events(ARRAY[1, 2]::bigint[])".to_string(),
+        ),
+        // The timetable API: the trainer's series, the gym's sweep.
+        (
+            trainer,
+            "SELECT gym_booking.create_series(ARRAY[1], '09:00',
+                    (now() AT TIME ZONE 'Europe/Berlin')::date + 1)"
+                .to_string(),
+        ),
+        (
+            trainer,
+            format!("SELECT * FROM gym_booking.edit_series('{series}', capacity => 8)"),
+        ),
+        (
+            trainer,
+            format!("SELECT gym_booking.cancel_series('{series}')"),
+        ),
+        (admin, "SELECT gym_booking.extend_timetables()".to_string()),
+        (
+            service,
+            "SELECT gym_booking.extend_timetables()".to_string(),
         ),
     ];
     let mut wrong = Vec::new();

@@ -9,6 +9,10 @@
 //! event). The catalog comparison is widened here with what `catalog()` does not read and an
 //! update script can still get wrong: column and table options, sequences, extension
 //! configuration filters, forced row-level security.
+//!
+//! 0.2.1 adds series and the occurrence columns of slots: every slot the update finds is made
+//! on its own (no series), and a trainer of the updated database creates a weekly class whose
+//! occurrences are made at once.
 
 use gym_booking_integration::{
     catalog, connect_to, contents_but, load_demo_data, postgrest_request, released_versions,
@@ -19,12 +23,13 @@ use serde_json::json;
 
 /// Columns an update adds to existing rows, empty in them: the rules' trainer copies (0.1.3)
 /// and an occurrence's series (0.2.1, NULL for every slot made before).
-const ADDED_COLUMNS: [(&str, &str); 5] = [
+const ADDED_COLUMNS: [(&str, &str); 6] = [
     TRAINER_COPIES[0],
     TRAINER_COPIES[1],
     TRAINER_COPIES[2],
     ("slots", "series_id"),
     ("slots", "series_date"),
+    ("slots", "series_fingerprint"),
 ];
 
 /// Every release before 0.2.0: each must update to it.
@@ -157,6 +162,51 @@ fn waitlists_work(client: &mut Client, release: &str) {
     assert!(
         promoted,
         "after the update from {release}: a cancellation did not book the athlete waiting"
+    );
+}
+
+/// The updated database runs 0.2.1's timetables: a trainer of the demo creates a class for
+/// the next three days (studio time, UTC as the update leaves it) and its three occurrences
+/// are made, theirs, at 07:00.
+fn timetables_work(client: &mut Client, release: &str) {
+    let trainer: String = client
+        .query_one(
+            "SELECT id::text FROM gym_booking.users
+              WHERE role = 'trainer' AND deleted_at IS NULL ORDER BY id LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let caller = Caller::new(
+        "authenticated",
+        Some(json!({"sub": trainer, "role": "authenticated"})),
+    );
+    let series: String = postgrest_request(client, &caller, "POST", "/rpc/create_series", |tx| {
+        Ok(tx
+            .query_one(
+                "SELECT id::text FROM gym_booking.create_series(ARRAY[1, 2, 3, 4, 5, 6, 7], '07:00',
+                        (now() AT TIME ZONE 'UTC')::date + 1, (now() AT TIME ZONE 'UTC')::date + 3)",
+                &[],
+            )?
+            .get(0))
+    })
+    .unwrap_or_else(|e| panic!("after the update from {release}: create_series: {e:?}"));
+    let occurrences: Vec<String> = client
+        .query(
+            "SELECT (o.series_date - s.first_date) || ' ' || to_char(o.start_at AT TIME ZONE 'UTC', 'HH24:MI')
+                    || ' ' || (o.trainer_id = s.trainer_id)
+               FROM gym_booking.slots o JOIN gym_booking.series s ON s.id = o.series_id
+              WHERE s.id = $1::text::uuid ORDER BY o.series_date",
+            &[&series],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        occurrences,
+        ["0 07:00 true", "1 07:00 true", "2 07:00 true"],
+        "after the update from {release}: the occurrences of a new series"
     );
 }
 
@@ -307,6 +357,9 @@ fn every_release_upgrades_to_the_current_version_like_a_fresh_install() {
         );
         if current.as_str() >= "0.2.0" {
             waitlists_work(&mut client, &release);
+        }
+        if current.as_str() >= "0.2.1" {
+            timetables_work(&mut client, &release);
         }
 
         // The updated database keeps working under the rules.

@@ -12,6 +12,10 @@
 //! the settings row is a fresh install's, no slot holds more than its capacity, nobody waits
 //! for a slot they hold a place in, every promoted entry names its athlete's booking of that
 //! slot, and every event was either delivered or is still there to claim.
+//!
+//! From 0.2.1 on, a trainer joins them in the new release: creates a weekly class, edits it
+//! and now and then cancels it. Afterwards every series has its two occurrences, as the
+//! series says they are (cancelled with it when it is).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -183,6 +187,105 @@ fn delivery_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mute
     }
 }
 
+/// The demo's trainer who runs timetables (not Tess, whose one-to-ones the waitlist rounds use).
+const YUKI: &str = "00000000-0000-4000-a000-000000000013";
+
+/// The new release's trainer: a class every day for two days a week ahead (a new hour each
+/// time), an edit of its capacity, and every other time its cancellation, over and over.
+fn timetable_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mutex<Outcomes>) {
+    let mut client = TestDb {
+        name: db.to_string(),
+    }
+    .connect();
+    let trainer = Caller::new(
+        "authenticated",
+        Some(json!({"sub": YUKI, "role": "authenticated"})),
+    );
+    let mut n: i32 = 0;
+    while !stop.load(Ordering::Acquire) {
+        if !upgraded.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        n += 1;
+        let created =
+            postgrest_request(&mut client, &trainer, "POST", "/rpc/create_series", |tx| {
+                let row = tx.query_one(
+                    "SELECT id::text FROM gym_booking.create_series(ARRAY[1, 2, 3, 4, 5, 6, 7],
+                        make_time($1, 0, 0), (now() AT TIME ZONE 'UTC')::date + 7,
+                        (now() AT TIME ZONE 'UTC')::date + 8)",
+                    &[&(6 + n % 14)],
+                )?;
+                Ok(row.get::<_, String>(0))
+            });
+        seen.lock().unwrap().note(&created);
+        if let Ok(series) = created {
+            let edited =
+                postgrest_request(&mut client, &trainer, "POST", "/rpc/edit_series", |tx| {
+                    tx.execute(
+                        "SELECT * FROM gym_booking.edit_series($1::text::uuid, capacity => 3)",
+                        &[&series],
+                    )
+                });
+            seen.lock().unwrap().note(&edited);
+            if n % 2 == 0 {
+                let cancelled =
+                    postgrest_request(&mut client, &trainer, "POST", "/rpc/cancel_series", |tx| {
+                        tx.execute(
+                            "SELECT gym_booking.cancel_series($1::text::uuid)",
+                            &[&series],
+                        )
+                    });
+                seen.lock().unwrap().note(&cancelled);
+            }
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What must hold after the timetable rounds (from 0.2.1 on); each broken rule with the rows
+/// that break it. A series the trainer made exists at all, or the rounds proved nothing.
+fn timetable_invariants(admin: &mut Client) -> Vec<String> {
+    let checks = [
+        (
+            "no series was made after the update",
+            "SELECT 'none' WHERE NOT EXISTS (SELECT FROM gym_booking.series)",
+        ),
+        (
+            "series without exactly their two occurrences",
+            "SELECT s.id::text FROM gym_booking.series s
+              WHERE (SELECT count(*) FROM gym_booking.slots o WHERE o.series_id = s.id) <> 2",
+        ),
+        (
+            "occurrences of a running series not as the series says",
+            "SELECT o.id::text FROM gym_booking.series s
+               JOIN gym_booking.slots o ON o.series_id = s.id
+              WHERE s.cancelled_from IS NULL
+                AND (o.cancelled_at IS NOT NULL OR o.capacity <> s.capacity
+                     OR o.start_at <> gym_booking.series_start_at(o.series_date, s.local_start, s.time_zone))",
+        ),
+        (
+            "occurrences of a cancelled series not cancelled",
+            "SELECT o.id::text FROM gym_booking.series s
+               JOIN gym_booking.slots o ON o.series_id = s.id
+              WHERE s.cancelled_from IS NOT NULL AND o.cancelled_at IS NULL",
+        ),
+    ];
+    let mut broken = Vec::new();
+    for (what, sql) in checks {
+        let rows: Vec<String> = admin
+            .query(sql, &[])
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"))
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !rows.is_empty() {
+            broken.push(format!("{what}: {rows:?}"));
+        }
+    }
+    broken
+}
+
 /// What must hold after the load, from 0.2.0 on (see the file's comment); each broken rule
 /// with the rows that break it.
 fn studio_invariants(admin: &mut Client, fresh_settings: &str) -> Vec<String> {
@@ -257,6 +360,7 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
     let mut fresh = TestDb::with_extension("upgrade_load_fresh").connect();
     let current = extversion(&mut fresh);
     let studio = current.as_str() >= "0.2.0";
+    let timetables = current.as_str() >= "0.2.1";
     let fresh_settings: String = if studio {
         fresh
             .query_one(
@@ -333,6 +437,10 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
                     let (stop, seen, name, upgraded) = (&stop, &seen, &db.name, &in_new_release);
                     s.spawn(move || delivery_loop(name, upgraded, stop, seen));
                 }
+                if timetables {
+                    let (stop, seen, name, upgraded) = (&stop, &seen, &db.name, &in_new_release);
+                    s.spawn(move || timetable_loop(name, upgraded, stop, seen));
+                }
                 // The load runs before, during and after the upgrade.
                 thread::sleep(Duration::from_millis(400));
                 let started = Instant::now();
@@ -390,6 +498,11 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
                     .unwrap()
                     .get(0);
                 eprintln!("from {release} (round {round}): {promoted} promotions after the update");
+            }
+            if timetables {
+                for broken in timetable_invariants(&mut admin) {
+                    failures.push(format!("{release} round {round}: {broken}"));
+                }
             }
         }
     }
