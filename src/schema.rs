@@ -96,4 +96,9 @@ extension_sql_file!(
         rules::waitlist::waitlist_leave,
     ]
 );
+extension_sql_file!(
+    "../sql/calendar.sql",
+    name = "calendar",
+    requires = ["studio_api", calendar::calendar_render]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -1,0 +1,268 @@
+//! Calendar feeds (0.2.1): a secret token per person, and the RFC 5545 calendar a calendar
+//! app subscribes to with it (README, "Calendar feeds").
+//!
+//! The token functions write (they are Rust for PostgreSQL's strong random source and the
+//! standby check); the feed itself is SQL (`sql/calendar.sql`: `calendar_feed`), which reads
+//! the rows by index and hands them, as one JSON array, to [`calendar_render`] here, which
+//! writes the text with the `icalendar` crate (line folding, TEXT escaping and UTC times are
+//! the crate's).
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use icalendar::{Calendar, Component, EventLike, EventStatus, Property};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::errors::{raise, RuleError, RuleResult};
+use crate::identity;
+use crate::plans::{self, Sql};
+use crate::rules::lock_order;
+
+/// Every feed has this name, whoever it belongs to: a name would tell whose feed a token opens.
+pub const CALENDAR_NAME: &str = "gym_booking";
+const PRODUCT_ID: &str = "-//gym_booking//gym_booking 0.2//EN";
+/// How often a subscribed calendar app should fetch the feed again.
+const REFRESH: &str = "PT1H";
+/// 256 bits.
+const TOKEN_BYTES: usize = 32;
+
+// The token's hash is computed by SQL on both sides (here and in calendar_feed), so the two
+// can never disagree about how a token is hashed.
+static STORE_TOKEN: Sql = Sql {
+    text: "INSERT INTO gym_booking.calendar_tokens AS t (user_id, token_hash, created_at)
+           VALUES ($1, pg_catalog.sha256(pg_catalog.convert_to($2, 'UTF8')), statement_timestamp())
+           ON CONFLICT (user_id) DO UPDATE
+              SET token_hash = excluded.token_hash, created_at = excluded.created_at",
+    args: &[pg_sys::UUIDOID, pg_sys::TEXTOID],
+};
+
+static FORGET_TOKEN: Sql = Sql {
+    text: "DELETE FROM gym_booking.calendar_tokens WHERE user_id = $1 RETURNING user_id",
+    args: &[pg_sys::UUIDOID],
+};
+
+/// Whether this database's gym_booking has calendar feeds (0.2.1 or later): the library
+/// serves databases not yet updated too (see `rules::settings::installed`).
+pub fn installed() -> bool {
+    // SAFETY: syscache look-ups by name; a missing schema or table answers InvalidOid.
+    unsafe {
+        let schema = pg_sys::get_namespace_oid(c"gym_booking".as_ptr(), true);
+        schema != pg_sys::InvalidOid
+            && pg_sys::get_relname_relid(c"calendar_tokens".as_ptr(), schema) != pg_sys::InvalidOid
+    }
+}
+
+/// The signed-in caller's active account id, or 42501 (as the other API functions refuse).
+fn active_caller(what: &str) -> RuleResult<pgrx::Uuid> {
+    match identity::account()? {
+        Some(account) if account.active => Ok(account.id),
+        _ => Err(RuleError::NotAllowed {
+            message: format!("sign in to {what}"),
+            hint: Some("Call it with the JWT of an active account."),
+        }),
+    }
+}
+
+/// 256 bits from PostgreSQL's strong random source (OpenSSL's, or /dev/urandom), as 64
+/// lowercase hex digits: safe in a URL as it is.
+fn new_secret() -> RuleResult<String> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    // SAFETY: fills exactly `bytes.len()` bytes of a buffer we own.
+    let filled = unsafe { pg_sys::pg_strong_random(bytes.as_mut_ptr().cast(), bytes.len()) };
+    if !filled {
+        return Err(RuleError::Internal(
+            "no strong random source for a calendar token".into(),
+        ));
+    }
+    Ok(bytes.iter().fold(String::with_capacity(64), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    }))
+}
+
+fn issue_token() -> RuleResult<String> {
+    let me = active_caller("get a calendar token")?;
+    // The lock order: the caller's users row first (the token's foreign key needs it, and an
+    // account deletion in flight holds it: a token never outlives the deletion it waited for).
+    lock_order::lock_writer()?;
+    let secret = new_secret()?;
+    plans::execute(&STORE_TOKEN, &[me.into(), secret.as_str().into()])?;
+    Ok(secret)
+}
+
+/// An account's deletion closes its calendar feed (the cascade in `rules::users`).
+pub fn forget_token_of(user: pgrx::Uuid) -> RuleResult<()> {
+    if installed() {
+        plans::execute(&FORGET_TOKEN, &[user.into()])?;
+    }
+    Ok(())
+}
+
+fn forget_token() -> RuleResult<bool> {
+    let me = active_caller("revoke your calendar token")?;
+    lock_order::lock_writer()?;
+    Ok(plans::execute(&FORGET_TOKEN, &[me.into()])? > 0)
+}
+
+/// The caller's new secret calendar token, shown this once (only its hash is kept). Every
+/// call makes a new one: the previous token stops working at once.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn calendar_token() -> String {
+    crate::errors::refuse_if_read_only(c"calendar_token()");
+    issue_token().unwrap_or_else(|e| raise(e))
+}
+
+/// Ends the caller's calendar token; whether there was one.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn revoke_calendar_token() -> bool {
+    crate::errors::refuse_if_read_only(c"revoke_calendar_token()");
+    forget_token().unwrap_or_else(|e| raise(e))
+}
+
+// ---- rendering -----------------------------------------------------------------------------
+
+/// One VEVENT as `calendar_feed` hands it over (times are Unix seconds, UTC).
+struct FeedEvent {
+    uid: String,
+    summary: String,
+    description: Option<String>,
+    cancelled: bool,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    created: DateTime<Utc>,
+    modified: DateTime<Utc>,
+    sequence: u32,
+}
+
+fn field<'a>(event: &'a serde_json::Value, name: &str) -> RuleResult<&'a serde_json::Value> {
+    event
+        .get(name)
+        .ok_or_else(|| RuleError::invalid(format!("a calendar event needs \"{name}\"")))
+}
+
+fn text_field(event: &serde_json::Value, name: &str) -> RuleResult<String> {
+    field(event, name)?
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| RuleError::invalid(format!("\"{name}\" of a calendar event is text")))
+}
+
+fn time_field(event: &serde_json::Value, name: &str) -> RuleResult<DateTime<Utc>> {
+    field(event, name)?
+        .as_i64()
+        .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+        .ok_or_else(|| {
+            RuleError::invalid(format!(
+                "\"{name}\" of a calendar event is a time in Unix seconds"
+            ))
+        })
+}
+
+/// RFC 5545 TEXT has no carriage returns or other control characters (the crate escapes
+/// `\`, `,`, `;` and line feeds only): a note typed with CRLF line ends keeps its lines.
+fn plain_text(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
+impl FeedEvent {
+    fn from_json(event: &serde_json::Value) -> RuleResult<FeedEvent> {
+        let status = text_field(event, "status")?;
+        let sequence = field(event, "sequence")?
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| RuleError::invalid("\"sequence\" of a calendar event is a count"))?;
+        Ok(FeedEvent {
+            uid: text_field(event, "uid")?,
+            summary: plain_text(&text_field(event, "summary")?),
+            description: match event.get("description") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(_) => Some(plain_text(&text_field(event, "description")?)),
+            },
+            cancelled: match status.as_str() {
+                "CONFIRMED" => false,
+                "CANCELLED" => true,
+                _ => {
+                    return Err(RuleError::invalid(
+                        "\"status\" of a calendar event is CONFIRMED or CANCELLED",
+                    ))
+                }
+            },
+            start: time_field(event, "start")?,
+            end: time_field(event, "end")?,
+            created: time_field(event, "created")?,
+            modified: time_field(event, "modified")?,
+            sequence,
+        })
+    }
+
+    fn to_vevent(&self) -> icalendar::Event {
+        let mut vevent = icalendar::Event::new();
+        vevent
+            .uid(&self.uid)
+            .summary(&self.summary)
+            .starts(self.start)
+            .ends(self.end)
+            // The feed has no METHOD, so DTSTAMP is when the event last changed (RFC 5545
+            // 3.8.7.2): the same rows give the same bytes, whenever they are fetched.
+            .timestamp(self.modified)
+            .last_modified(self.modified)
+            .created(self.created)
+            .sequence(self.sequence)
+            .status(if self.cancelled {
+                EventStatus::Cancelled
+            } else {
+                EventStatus::Confirmed
+            });
+        if let Some(description) = &self.description {
+            vevent.description(description);
+        }
+        vevent.done()
+    }
+}
+
+/// The calendar of the given events, in the given order.
+fn render(events: &[FeedEvent]) -> RuleResult<String> {
+    let mut calendar = Calendar::empty();
+    calendar
+        .append_property(Property::new("VERSION", "2.0"))
+        .append_property(Property::new("PRODID", PRODUCT_ID))
+        .append_property(Property::new("CALSCALE", "GREGORIAN"))
+        .append_property(Property::new("X-WR-CALNAME", CALENDAR_NAME))
+        .append_property(
+            Property::new("REFRESH-INTERVAL", REFRESH)
+                .add_parameter("VALUE", "DURATION")
+                .done(),
+        )
+        .append_property(Property::new("X-PUBLISHED-TTL", REFRESH));
+    for event in events {
+        calendar.push(event.to_vevent());
+    }
+    let mut text = String::new();
+    write!(text, "{}", calendar.done())
+        .map_err(|e| RuleError::Internal(format!("writing a calendar: {e}")))?;
+    Ok(text)
+}
+
+/// The RFC 5545 text of a feed's events: a JSON array of objects with `uid`, `summary`,
+/// `description` (or null), `status` (`CONFIRMED`/`CANCELLED`), `start`, `end`, `created`,
+/// `modified` (Unix seconds) and `sequence`. `calendar_feed`'s; clients cannot call it.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn calendar_render(events: pgrx::JsonB) -> String {
+    let rendered = || -> RuleResult<String> {
+        let list = events
+            .0
+            .as_array()
+            .ok_or_else(|| RuleError::invalid("calendar events are a JSON array"))?;
+        let events = list
+            .iter()
+            .map(FeedEvent::from_json)
+            .collect::<RuleResult<Vec<_>>>()?;
+        render(&events)
+    };
+    rendered().unwrap_or_else(|e| raise(e))
+}
