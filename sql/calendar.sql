@@ -81,8 +81,11 @@ AS $$
                + (SELECT count(*) FROM gym_booking.booking_status_history AS h
                    WHERE h.booking_id = b.id) AS sequence
           FROM own_bookings AS b
-          JOIN gym_booking.slots AS s
-            ON s.id = b.slot_id AND s.start_at >= b.since AND s.end_at < b.until
+          -- Each booking's slot by its key. (LIMIT keeps this a lookup per booking: joined
+          -- plainly, the planner may hash every slot of the studio instead.)
+          CROSS JOIN LATERAL (
+              SELECT * FROM gym_booking.slots AS one WHERE one.id = b.slot_id LIMIT 1) AS s
+         WHERE s.start_at >= b.since AND s.end_at < b.until
         UNION ALL
         SELECT s.start_at, 'slot-' || s.id || '@gym_booking',
                s.cancelled_at IS NOT NULL,
@@ -96,10 +99,12 @@ AS $$
                           WHERE b.slot_id = s.id)),
                (SELECT count(*) FROM gym_booking.activity_logs AS l
                  WHERE l.entity_type = 'slot' AND l.entity_id = s.id AND l.action <> 'create')
-               + (SELECT count(*) FROM gym_booking.bookings AS b WHERE b.slot_id = s.id)
-               + (SELECT count(*) FROM gym_booking.bookings AS b
-                    JOIN gym_booking.booking_status_history AS h ON h.booking_id = b.id
-                   WHERE b.slot_id = s.id)
+               -- its bookings, each with its status changes (by booking, as the booking's
+               -- own SEQUENCE reads them)
+               + (SELECT count(*) + coalesce(sum(
+                             (SELECT count(*) FROM gym_booking.booking_status_history AS h
+                               WHERE h.booking_id = b.id)), 0)
+                    FROM gym_booking.bookings AS b WHERE b.slot_id = s.id)
           FROM owner AS o
           JOIN gym_booking.slots AS s
             ON s.trainer_id = o.id AND s.start_at >= o.since AND s.start_at < o.until

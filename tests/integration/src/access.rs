@@ -25,8 +25,8 @@ use crate::{postgrest_request, Caller, TestDb};
 
 /// The extension's tables, in the order the restore reloads them (foreign keys first): the
 /// seed's six, then release 0.2.0's settings (one row), their history, waitlist entries and
-/// the event outbox.
-pub const TABLES: [&str; 10] = [
+/// the event outbox, then 0.2.1's calendar tokens.
+pub const TABLES: [&str; 11] = [
     "users",
     "slots",
     "bookings",
@@ -37,6 +37,7 @@ pub const TABLES: [&str; 10] = [
     "studio_settings_history",
     "waitlist_entries",
     "events",
+    "calendar_tokens",
 ];
 
 /// The seed's fixed ids. Users: an app admin, trainers T and U, athletes A and B. Slots

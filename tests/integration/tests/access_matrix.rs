@@ -33,6 +33,10 @@ use Expect::{Refused, RefusedAny, Rows, Writes};
 #[path = "access_matrix/studio.rs"]
 mod studio;
 
+/// Release 0.2.1's calendar tokens and feeds.
+#[path = "access_matrix/calendar.rs"]
+mod calendar;
+
 /// Refused by a grant or a policy.
 const DENIED: Expect = Refused("42501");
 /// Succeeds, sees or changes nothing.
@@ -48,6 +52,7 @@ const SETTINGS: &str = "studio_settings";
 const SETTINGS_HISTORY: &str = "studio_settings_history";
 const WAITLIST: &str = "waitlist_entries";
 const EVENTS: &str = "events";
+const CALENDAR_TOKENS: &str = "calendar_tokens";
 
 /// The callers, in the order of each row's expectations.
 const CALLERS: [&str; 7] = ["anon", "A", "B", "T", "U", "ADM", "SRV"];
@@ -601,4 +606,11 @@ fn every_caller_on_every_studio_table() {
 #[test]
 fn every_caller_on_every_studio_api_function() {
     run_matrix("access_matrix_studio_api", studio::api());
+}
+
+#[test]
+fn every_caller_on_calendar_tokens_and_feeds() {
+    let mut lines = calendar::tables();
+    lines.extend(calendar::api());
+    run_matrix("access_matrix_calendar", lines);
 }
