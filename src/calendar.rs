@@ -266,3 +266,292 @@ fn calendar_render(events: pgrx::JsonB) -> String {
     };
     rendered().unwrap_or_else(|e| raise(e))
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use crate::test_support::fixtures::*;
+    use crate::test_support::{act_as, act_as_nobody, run, sqlstate_as, sqlstate_of, value};
+    use pgrx::prelude::*;
+
+    fn token_of(user: &str) -> String {
+        act_as(user);
+        let token = value("SELECT gym_booking.calendar_token()").expect("a token");
+        act_as_nobody();
+        token
+    }
+
+    fn feed(token: Option<&str>) -> String {
+        Spi::get_one_with_args::<String>(
+            "SELECT gym_booking.calendar_feed($1)::text",
+            &[token.into()],
+        )
+        .expect("calendar_feed")
+        .expect("a calendar")
+    }
+
+    /// The value of `name` in the VEVENT whose UID is `uid` (after unfolding), if any.
+    fn property(feed: &str, uid: &str, name: &str) -> Option<String> {
+        let unfolded = feed.replace("\r\n ", "");
+        let event = unfolded
+            .split("BEGIN:VEVENT")
+            .find(|e| e.contains(&format!("\r\nUID:{uid}\r\n")))?;
+        event
+            .split("\r\n")
+            .find_map(|line| line.strip_prefix(&format!("{name}:")).map(str::to_owned))
+    }
+
+    fn booking_uid(slot: &str, user: &str) -> String {
+        let id = value(&format!(
+            "SELECT id::text FROM gym_booking.bookings WHERE slot_id = '{slot}' AND user_id = '{user}'"
+        ))
+        .expect("the booking");
+        format!("booking-{id}@gym_booking")
+    }
+
+    #[pg_test]
+    fn a_token_is_made_on_demand_kept_as_a_hash_and_rotated() {
+        people();
+        let first = token_of(ATH1);
+        assert_eq!(first.len(), 64);
+        assert!(first
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        let stored = value(&format!(
+            "SELECT (token_hash = sha256(convert_to('{first}', 'UTF8')))::text
+               FROM gym_booking.calendar_tokens WHERE user_id = '{ATH1}'"
+        ));
+        assert_eq!(stored.as_deref(), Some("true"));
+        let second = token_of(ATH1);
+        assert_ne!(first, second);
+        let rows = value(&format!(
+            "SELECT count(*)::text FROM gym_booking.calendar_tokens WHERE user_id = '{ATH1}'"
+        ));
+        assert_eq!(rows.as_deref(), Some("1"), "one token per person");
+        let empty = feed(None);
+        assert_eq!(feed(Some(&first)), empty, "a rotated token opens nothing");
+    }
+
+    #[pg_test]
+    fn only_a_signed_in_active_person_gets_or_revokes_a_token() {
+        people();
+        act_as_nobody();
+        assert_eq!(sqlstate_of("SELECT gym_booking.calendar_token()"), "42501");
+        assert_eq!(
+            sqlstate_of("SELECT gym_booking.revoke_calendar_token()"),
+            "42501"
+        );
+        assert_eq!(
+            sqlstate_as("anon", "SELECT gym_booking.calendar_token()"),
+            "42501"
+        );
+        act_as(ATH2);
+        assert_eq!(
+            value("SELECT gym_booking.revoke_calendar_token()::text").as_deref(),
+            Some("false")
+        );
+        let token = token_of(ATH2);
+        act_as(ATH2);
+        assert_eq!(
+            value("SELECT gym_booking.revoke_calendar_token()::text").as_deref(),
+            Some("true")
+        );
+        assert_eq!(feed(Some(&token)), feed(None));
+        // A standby (or any read-only transaction) refuses the write with 25006.
+        assert_eq!(
+            sqlstate_of(
+                "SELECT set_config('transaction_read_only', 'on', true), gym_booking.calendar_token()"
+            ),
+            "25006"
+        );
+    }
+
+    #[pg_test]
+    fn a_wrong_token_gets_the_empty_feed_of_a_person_with_nothing() {
+        people();
+        let nothing = feed(Some(&token_of(ATH3)));
+        assert!(
+            nothing.starts_with("BEGIN:VCALENDAR\r\n") && nothing.ends_with("END:VCALENDAR\r\n")
+        );
+        assert!(!nothing.contains("VEVENT"));
+        slot(S1, "2 days", 4);
+        assert_eq!(book(S1, ATH1), "00000");
+        let real = token_of(ATH1);
+        assert!(feed(Some(&real)).contains("BEGIN:VEVENT"));
+        let huge = "a".repeat(1 << 20);
+        for wrong in [
+            None,
+            Some(""),
+            Some("wrong"),
+            Some(huge.as_str()),
+            Some(&real[..63]),
+            Some(&real.to_uppercase()),
+            Some("ü".repeat(64).as_str()),
+        ] {
+            assert_eq!(feed(wrong), nothing, "{:?}", wrong.map(|w| w.len()));
+        }
+    }
+
+    #[pg_test]
+    fn an_athletes_feed_follows_their_booking_and_sequence_only_grows() {
+        people();
+        slot(S1, "2 days", 4);
+        run(&format!(
+            "UPDATE gym_booking.slots SET notes = 'Mats, water; towels' WHERE id = '{S1}'"
+        ));
+        assert_eq!(book(S1, ATH1), "00000");
+        assert_eq!(book(S1, ATH2), "00000");
+        let token = token_of(ATH1);
+        let uid = booking_uid(S1, ATH1);
+        let first = feed(Some(&token));
+        assert_eq!(first.matches("BEGIN:VEVENT").count(), 1, "only Alex's");
+        assert!(!first.contains("Bea"), "nothing of the other athlete");
+        assert_eq!(
+            property(&first, &uid, "SUMMARY").as_deref(),
+            Some("Training with Tess")
+        );
+        assert_eq!(
+            property(&first, &uid, "DESCRIPTION").as_deref(),
+            Some("Mats\\, water\\; towels")
+        );
+        let start = value(&format!(
+            "SELECT to_char(start_at AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"')
+               FROM gym_booking.slots WHERE id = '{S1}'"
+        ));
+        assert_eq!(property(&first, &uid, "DTSTART"), start);
+        let sequence = |feed: &str| -> i64 {
+            property(feed, &uid, "SEQUENCE")
+                .expect("SEQUENCE")
+                .parse()
+                .unwrap()
+        };
+        let mut last = sequence(&first);
+        for (change, status) in [
+            ("notes", "CONFIRMED"),
+            ("cancelled", "CANCELLED"),
+            ("re-booked", "CONFIRMED"),
+            ("slot cancelled", "CANCELLED"),
+        ] {
+            match change {
+                "notes" => run(&format!(
+                    "UPDATE gym_booking.slots SET notes = 'Bring water' WHERE id = '{S1}'"
+                )),
+                "cancelled" => assert_eq!(set_status(S1, ATH1, "cancelled"), "00000"),
+                "re-booked" => assert_eq!(set_status(S1, ATH1, "reserved"), "00000"),
+                _ => run(&format!(
+                    "UPDATE gym_booking.slots SET cancelled_at = now() WHERE id = '{S1}'"
+                )),
+            }
+            let now = feed(Some(&token));
+            assert_eq!(
+                property(&now, &uid, "STATUS").as_deref(),
+                Some(status),
+                "{change}"
+            );
+            assert!(sequence(&now) > last, "{change}: SEQUENCE did not grow");
+            last = sequence(&now);
+        }
+    }
+
+    #[pg_test]
+    fn a_trainers_feed_counts_places_and_names_nobody() {
+        people();
+        slot(S1, "2 days", 2);
+        slot(S2, "3 days", 1);
+        assert_eq!(book(S1, ATH1), "00000");
+        let token = token_of(TRAINER);
+        let text = feed(Some(&token));
+        let s1 = format!("slot-{S1}@gym_booking");
+        let s2 = format!("slot-{S2}@gym_booking");
+        assert_eq!(
+            property(&text, &s1, "SUMMARY").as_deref(),
+            Some("Session: 1/2 booked")
+        );
+        assert_eq!(
+            property(&text, &s2, "SUMMARY").as_deref(),
+            Some("Session: 0/1 booked")
+        );
+        assert!(!text.contains("Alex") && !text.contains("Morgan"));
+        let before: i64 = property(&text, &s1, "SEQUENCE").unwrap().parse().unwrap();
+        assert_eq!(book(S1, ATH2), "00000");
+        let after = feed(Some(&token));
+        assert_eq!(
+            property(&after, &s1, "SUMMARY").as_deref(),
+            Some("Session: 2/2 booked")
+        );
+        let now: i64 = property(&after, &s1, "SEQUENCE").unwrap().parse().unwrap();
+        assert!(now > before, "a new booking changes the trainer's event");
+    }
+
+    #[pg_test]
+    fn a_deleted_account_loses_its_token_and_its_feed() {
+        people();
+        slot(S1, "2 days", 2);
+        assert_eq!(book(S1, ATH1), "00000");
+        let token = token_of(ATH1);
+        assert!(feed(Some(&token)).contains("VEVENT"));
+        run(&format!(
+            "UPDATE gym_booking.users SET deleted_at = now() WHERE id = '{ATH1}'"
+        ));
+        assert_eq!(
+            value(&format!(
+                "SELECT count(*)::text FROM gym_booking.calendar_tokens WHERE user_id = '{ATH1}'"
+            ))
+            .as_deref(),
+            Some("0")
+        );
+        assert_eq!(feed(Some(&token)), feed(None));
+        act_as(ATH1);
+        assert_eq!(sqlstate_of("SELECT gym_booking.calendar_token()"), "42501");
+    }
+
+    #[pg_test]
+    fn the_renderer_writes_rfc_5545_text() {
+        let notes =
+            "Line one, with; specials\\\r\nLine two\u{7}".to_string() + &"Grüße 🏋 ".repeat(20);
+        let events = serde_json::json!([{
+            "uid": "slot-x@gym_booking", "summary": "Session: 1/2 booked", "description": notes,
+            "status": "CANCELLED", "start": 1_900_000_000, "end": 1_900_003_600,
+            "created": 1_800_000_000, "modified": 1_850_000_000, "sequence": 7
+        }]);
+        let text = Spi::get_one_with_args::<String>(
+            "SELECT gym_booking.calendar_render($1)",
+            &[pgrx::JsonB(events).into()],
+        )
+        .unwrap()
+        .unwrap();
+        assert!(text.ends_with("\r\n") && !text.replace("\r\n", "").contains(['\r', '\n']));
+        for line in text.trim_end().split("\r\n") {
+            assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
+        }
+        let unfolded = text.replace("\r\n ", "");
+        for expected in [
+            "PRODID:-//gym_booking//gym_booking 0.2//EN",
+            "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
+            "X-PUBLISHED-TTL:PT1H",
+            "DTSTART:20300317T174640Z",
+            "DTEND:20300317T184640Z",
+            "DTSTAMP:20280816T005320Z",
+            "LAST-MODIFIED:20280816T005320Z",
+            "CREATED:20270115T080000Z",
+            "SEQUENCE:7",
+            "STATUS:CANCELLED",
+            "DESCRIPTION:Line one\\, with\\; specials\\\\\\nLine twoGrüße",
+        ] {
+            assert!(unfolded.contains(expected), "{expected} in\n{text}");
+        }
+        for bad in [
+            "{}",
+            "[1]",
+            "[{\"uid\": \"x\"}]",
+            "[{\"uid\": \"x\", \"summary\": \"s\", \"status\": \"CONFIRMED\", \"start\": -1e30, \"end\": 0, \"created\": 0, \"modified\": 0, \"sequence\": 0}]",
+            "[{\"uid\": \"x\", \"summary\": \"s\", \"status\": \"CONFIRMED\", \"start\": 0, \"end\": 0, \"created\": 0, \"modified\": 0, \"sequence\": -1}]",
+        ] {
+            assert_eq!(
+                sqlstate_of(&format!("SELECT gym_booking.calendar_render('{bad}')")),
+                "22023",
+                "{bad}"
+            );
+        }
+    }
+}

@@ -285,6 +285,16 @@ SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims
 SELECT calendar_token();
 ROLLBACK;
 
+-- On a standby (or in any read-only transaction) a token is a write, refused as one.
+BEGIN READ ONLY;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_amy', true) \gset
+SELECT calendar_token();
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_amy', true) \gset
+SELECT revoke_calendar_token();
+ROLLBACK;
+
 -- ---- What clients may call ----------------------------------------------------------------
 -- The renderer is the feed's own: no client calls it.
 BEGIN;
