@@ -29,11 +29,15 @@ const TOKEN_BYTES: usize = 32;
 
 // The token's hash is computed by SQL on both sides (here and in calendar_feed), so the two
 // can never disagree about how a token is hashed.
+// Only for an account not deleted, read after the caller's row is locked: a deletion that
+// committed while this call waited for the row leaves no token behind.
 static STORE_TOKEN: Sql = Sql {
     text: "INSERT INTO gym_booking.calendar_tokens AS t (user_id, token_hash, created_at)
-           VALUES ($1, pg_catalog.sha256(pg_catalog.convert_to($2, 'UTF8')), statement_timestamp())
+           SELECT u.id, pg_catalog.sha256(pg_catalog.convert_to($2, 'UTF8')), statement_timestamp()
+             FROM gym_booking.users AS u WHERE u.id = $1 AND u.deleted_at IS NULL
            ON CONFLICT (user_id) DO UPDATE
-              SET token_hash = excluded.token_hash, created_at = excluded.created_at",
+              SET token_hash = excluded.token_hash, created_at = excluded.created_at
+           RETURNING t.user_id",
     args: &[pg_sys::UUIDOID, pg_sys::TEXTOID],
 };
 
@@ -53,14 +57,18 @@ pub fn installed() -> bool {
     }
 }
 
+fn refused(what: &str) -> RuleError {
+    RuleError::NotAllowed {
+        message: format!("sign in to {what}"),
+        hint: Some("Call it with the JWT of an active account."),
+    }
+}
+
 /// The signed-in caller's active account id, or 42501 (as the other API functions refuse).
 fn active_caller(what: &str) -> RuleResult<pgrx::Uuid> {
     match identity::account()? {
         Some(account) if account.active => Ok(account.id),
-        _ => Err(RuleError::NotAllowed {
-            message: format!("sign in to {what}"),
-            hint: Some("Call it with the JWT of an active account."),
-        }),
+        _ => Err(refused(what)),
     }
 }
 
@@ -87,7 +95,10 @@ fn issue_token() -> RuleResult<String> {
     // account deletion in flight holds it: a token never outlives the deletion it waited for).
     lock_order::lock_writer()?;
     let secret = new_secret()?;
-    plans::execute(&STORE_TOKEN, &[me.into(), secret.as_str().into()])?;
+    if plans::execute(&STORE_TOKEN, &[me.into(), secret.as_str().into()])? == 0 {
+        // The account was deleted while this call waited for it.
+        return Err(refused("get a calendar token"));
+    }
     Ok(secret)
 }
 
