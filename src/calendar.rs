@@ -20,7 +20,7 @@ use crate::plans::{self, Sql};
 use crate::rules::lock_order;
 
 /// Every feed has this name, whoever it belongs to: a name would tell whose feed a token opens.
-pub const CALENDAR_NAME: &str = "gym_booking";
+const CALENDAR_NAME: &str = "gym_booking";
 const PRODUCT_ID: &str = "-//gym_booking//gym_booking 0.2//EN";
 /// How often a subscribed calendar app should fetch the feed again.
 const REFRESH: &str = "PT1H";
@@ -28,9 +28,9 @@ const REFRESH: &str = "PT1H";
 const TOKEN_BYTES: usize = 32;
 
 // The token's hash is computed by SQL on both sides (here and in calendar_feed), so the two
-// can never disagree about how a token is hashed.
-// Only for an account not deleted, read after the caller's row is locked: a deletion that
-// committed while this call waited for the row leaves no token behind.
+// can never disagree about how a token is hashed. Stored only for an account not deleted, as
+// read after the caller's row is locked: a deletion that committed while this call waited for
+// the row leaves no token behind.
 static STORE_TOKEN: Sql = Sql {
     text: "INSERT INTO gym_booking.calendar_tokens AS t (user_id, token_hash, created_at)
            SELECT u.id, pg_catalog.sha256(pg_catalog.convert_to($2, 'UTF8')), statement_timestamp()
