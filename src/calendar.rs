@@ -188,7 +188,7 @@ impl FeedEvent {
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| RuleError::invalid("\"sequence\" of a calendar event is a count"))?;
         Ok(FeedEvent {
-            uid: text_field(event, "uid")?,
+            uid: plain_text(&text_field(event, "uid")?),
             summary: plain_text(&text_field(event, "summary")?),
             description: match event.get("description") {
                 None | Some(serde_json::Value::Null) => None,
