@@ -19,6 +19,8 @@ SELECT pg_catalog.pg_extension_config_dump('events', '');
 SELECT pg_catalog.pg_extension_config_dump('events_id_seq', '');
 -- 0.2.1: weekly series (their occurrences are slots).
 SELECT pg_catalog.pg_extension_config_dump('series', '');
+-- 0.2.1: calendar feed tokens (their hashes: a restored database's feeds keep working).
+SELECT pg_catalog.pg_extension_config_dump('calendar_tokens', '');
 
 -- Function privileges, last, once every function exists. PostgreSQL grants EXECUTE to
 -- PUBLIC by default; here nothing runs unless granted. (Trigger functions need no grant.)
@@ -58,3 +60,8 @@ GRANT EXECUTE ON FUNCTION
 -- The delivery worker's (service_role, or an app admin: the functions check).
 GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]), acts_for_the_gym()
     TO authenticated, service_role;
+-- 0.2.1: calendar feeds. Anyone with a token reads its feed (anon: a calendar app has no JWT);
+-- tokens are the signed-in person's own. calendar_render() is the feed's, no client's.
+GRANT EXECUTE ON FUNCTION calendar_feed(text), calendar_ics(text) TO anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION calendar_token(), revoke_calendar_token() TO authenticated, service_role;
+REVOKE EXECUTE ON FUNCTION calendar_render(jsonb) FROM PUBLIC;

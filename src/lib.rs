@@ -25,6 +25,7 @@ pub extern "C-unwind" fn _PG_init() {
     }
 }
 
+mod calendar;
 mod completion;
 mod errors;
 mod housekeeping;

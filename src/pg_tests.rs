@@ -73,6 +73,10 @@ mod tests {
                 ],
             ),
             (
+                "calendar_tokens",
+                &["user_id uuid", "token_hash bytea", "created_at timestamptz"],
+            ),
+            (
                 "events",
                 &[
                     "id int8",
@@ -258,7 +262,8 @@ mod tests {
             .collect();
         // The seed's, three the policies, available_slots and the completion batch read by, the
         // copies of the slot's trainer that row-level security reads a trainer's rows by, and
-        // 0.2.0's: a slot's queue, one waiting entry per athlete, a recipient's events.
+        // 0.2.0's: a slot's queue, one waiting entry per athlete, a recipient's events; 0.2.1's:
+        // an athlete's cancelled and completed bookings by when they changed (calendar feeds).
         let expected = [
             (
                 "activity_logs_changed_by_idx",
@@ -294,6 +299,11 @@ mod tests {
                 "bookings_trainer_idx",
                 "btree",
                 "ON bookings USING btree (trainer_id)",
+            ),
+            (
+                "bookings_user_changed_idx",
+                "btree",
+                "ON bookings USING btree (user_id, status_changed_at) WHERE (status <> 'reserved'::booking_status)",
             ),
             (
                 "bookings_user_status_idx",
@@ -400,6 +410,7 @@ mod tests {
                 "booking_status_history",
                 "booking_status_history_id_seq",
                 "bookings",
+                "calendar_tokens",
                 "events",
                 "events_id_seq",
                 "series",

@@ -108,4 +108,9 @@ extension_sql_file!(
         identity::signed_in,
     ]
 );
+extension_sql_file!(
+    "../sql/calendar.sql",
+    name = "calendar",
+    requires = ["studio_api", calendar::calendar_render]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -200,6 +200,8 @@ fn users_soft_delete_cascade<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a
         if super::settings::installed() {
             plans::latest(&REMOVE_FROM_WAITLISTS, &[id], 0)?;
         }
+        // Its calendar feed closes with it (0.2.1 databases).
+        crate::calendar::forget_token_of(id)?;
         plans::execute(&CANCEL_FUTURE_BOOKINGS, &[id.into()])?;
         Ok(Outcome::Proceed)
     })

@@ -26,8 +26,8 @@ use crate::{postgrest_request, Caller, TestDb};
 /// The extension's tables, in the order the restore reloads them (foreign keys first): the
 /// seed's six, with release 0.2.1's series before the slots that are their occurrences
 /// (`slots.series_id`), then release 0.2.0's settings (one row), their history, waitlist
-/// entries and the event outbox.
-pub const TABLES: [&str; 11] = [
+/// entries and the event outbox, then 0.2.1's calendar tokens.
+pub const TABLES: [&str; 12] = [
     "users",
     "series",
     "slots",
@@ -39,6 +39,7 @@ pub const TABLES: [&str; 11] = [
     "studio_settings_history",
     "waitlist_entries",
     "events",
+    "calendar_tokens",
 ];
 
 /// The seed's fixed ids. Users: an app admin, trainers T and U, athletes A and B. Slots

@@ -397,7 +397,9 @@ SELECT line FROM (
     UNION ALL
     SELECT 'grant ' || object || ' ' || coalesce(items, '-') FROM acl
     UNION ALL
-    SELECT 'type ' || t.oid::regtype || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+    SELECT 'type ' || t.oid::regtype || ' '
+           || coalesce(string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder),
+                       'domain of ' || format_type(t.typbasetype, t.typtypmod))
            || coalesce(' comment ' || obj_description(t.oid, 'pg_type'), '')
       FROM pg_type t JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
       LEFT JOIN pg_enum e ON e.enumtypid = t.oid

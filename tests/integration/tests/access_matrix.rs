@@ -39,6 +39,9 @@ use Expect::{Refused, RefusedAny, Rows, Writes};
 #[path = "access_matrix/studio.rs"]
 mod studio;
 
+/// Release 0.2.1's calendar tokens and feeds.
+#[path = "access_matrix/calendar.rs"]
+mod calendar;
 /// Release 0.2.1's series, occurrences and timetable API.
 #[path = "access_matrix/timetable.rs"]
 mod timetable;
@@ -59,6 +62,7 @@ const SETTINGS_HISTORY: &str = "studio_settings_history";
 const WAITLIST: &str = "waitlist_entries";
 const EVENTS: &str = "events";
 const SERIES: &str = "series";
+const CALENDAR_TOKENS: &str = "calendar_tokens";
 
 /// The callers, in the order of each row's expectations.
 const CALLERS: [&str; 7] = ["anon", "A", "B", "T", "U", "ADM", "SRV"];
@@ -627,4 +631,11 @@ fn every_caller_on_series_and_occurrences() {
 fn every_caller_on_every_timetable_api_function() {
     let name = "access_matrix_timetable_api";
     run_matrix_on(Fixture::with_timetables(name), name, timetable::api());
+}
+
+#[test]
+fn every_caller_on_calendar_tokens_and_feeds() {
+    let mut lines = calendar::tables();
+    lines.extend(calendar::api());
+    run_matrix("access_matrix_calendar", lines);
 }

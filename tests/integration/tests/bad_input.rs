@@ -19,6 +19,9 @@
 //! together (a CHECK), so a case that sets one to a value sets the other to a valid one: the
 //! back office, the one role that may insert them, meets the foreign key and the dates' edges
 //! rather than only that CHECK. (The timetable API's arguments are `tests/timetables.rs`'.)
+//! Release 0.2.1: the calendar tokens' columns (nobody writes them), `calendar_token`,
+//! `revoke_calendar_token`, and `calendar_feed` with a token that is NULL, empty, a megabyte,
+//! of every odd character.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -417,6 +420,11 @@ fn base_row(table: &str, who: &Who, case: usize, pools: &Pools) -> Vec<(String, 
             ("time_zone", "'UTC'".into()),
             ("first_date", format!("'2030-01-07'::date + {case}")),
         ],
+        // 0.2.1: a token of one's own, chosen by the caller (nobody may write one).
+        "calendar_tokens" => vec![
+            ("user_id", format!("'{booker}'")),
+            ("token_hash", "sha256('chosen'::bytea)".into()),
+        ],
         other => panic!("no base row for {other}"),
     };
     row.into_iter()
@@ -663,6 +671,26 @@ fn api_and_claims(
         "ARRAY(SELECT id FROM gym_booking.events)",
     ] {
         calls.push(format!("SELECT gym_booking.ack_events({ids})"));
+    }
+    // Calendar feeds (0.2.1): tokens on demand and revoked, and the feed's token argument
+    // missing, empty, huge, of the right shape but nobody's, and text no token is made of.
+    calls.push("SELECT gym_booking.calendar_token()".into());
+    calls.push("SELECT gym_booking.revoke_calendar_token()".into());
+    for token in [
+        "NULL",
+        "''",
+        "repeat('a', 1048576)",
+        "repeat('f', 64)",
+        "repeat('ü', 64)",
+        "E'\\x01\\x7f' || repeat('0', 62)",
+        "convert_from('\\xc3a9'::bytea, 'UTF8') || chr(1114111) || E'\\n\\r\\t'",
+        "'%00' || repeat('z', 61)",
+        "(SELECT string_agg(chr(c), '') FROM generate_series(1, 2000) AS c)",
+    ] {
+        calls.push(format!("SELECT gym_booking.calendar_feed({token})::text"));
+        calls.push(format!(
+            "SELECT gym_booking.calendar_feed(token => {token})::text"
+        ));
     }
     calls.push("SELECT gym_booking.current_user_id(), gym_booking.active_user_id(), gym_booking.current_app_role()".into());
     for who in callers() {

@@ -14,6 +14,8 @@
 //! trainer's account, come back exactly; in the restored database the timetables' sweep finds
 //! nothing to make and an edit of a restored series still tells booked and hand-changed
 //! occurrences from the ones it moves.
+//! Release 0.2.1: calendar tokens (their hashes) come back, and a token opens the same feed
+//! in the restored database.
 
 use gym_booking_integration::{
     connect_to, contents, load_demo_data, postgrest_request, restore_plain_dump, run_tool,
@@ -669,12 +671,59 @@ fn studio_rules_still_hold(db: &str) {
     );
 }
 
+/// Tess's calendar token (0.2.1), made through the API before the dump.
+fn calendar_token_of_tess(db: &TestDb) -> String {
+    postgrest_request(
+        &mut db.connect(),
+        &person(TESS),
+        "POST",
+        "/rpc/calendar_token",
+        |tx| {
+            Ok(tx
+                .query_one("SELECT gym_booking.calendar_token()", &[])?
+                .get(0))
+        },
+    )
+    .expect("calendar_token()")
+}
+
+/// The feed a token opens in a database (as a calendar app fetches it: anon).
+fn feed(db: &str, token: &str) -> String {
+    postgrest_request(
+        &mut connect_to(db),
+        &Caller::new("anon", None),
+        "GET",
+        "/rpc/calendar_feed",
+        |tx| {
+            Ok(tx
+                .query_one("SELECT gym_booking.calendar_feed($1)::text", &[&token])?
+                .get(0))
+        },
+    )
+    .expect("calendar_feed()")
+}
+
+/// A restored database keeps the token's hash: the same token opens the same feed there.
+fn calendar_feed_still_open(source: &str, target: &str, token: &str) {
+    let restored = feed(target, token);
+    assert!(
+        restored.contains("BEGIN:VEVENT"),
+        "no event in the restored feed"
+    );
+    assert!(
+        restored == feed(source, token),
+        "the token opens another feed in the restored database"
+    );
+}
+
 #[test]
 fn plain_dump_restored_with_psql_brings_everything_back() {
     let source = TestDb::with_extension("dump_plain_src");
     live_in(&source);
+    let token = calendar_token_of_tess(&source);
     let target = restore_plain_dump(&source, "dump_plain_dst");
     assert_eq!(contents(&target.name), contents(&source.name));
+    calendar_feed_still_open(&source.name, &target.name, &token);
     rules_still_hold(&target.name);
     studio_rules_still_hold(&target.name);
     timetables_still_run(&target.name);
@@ -684,12 +733,14 @@ fn plain_dump_restored_with_psql_brings_everything_back() {
 fn custom_dump_restored_with_pg_restore_brings_everything_back() {
     let source = TestDb::with_extension("dump_custom_src");
     live_in(&source);
+    let token = calendar_token_of_tess(&source);
     let target = TestDb::empty("dump_custom_dst");
     let file = std::env::temp_dir().join(format!("gym_booking_dump_{}.dump", std::process::id()));
     let file = file.to_str().unwrap();
     run_tool("pg_dump", &["-Fc", "-d", &source.name, "-f", file]);
     run_tool("pg_restore", &["--exit-on-error", "-d", &target.name, file]);
     assert_eq!(contents(&target.name), contents(&source.name));
+    calendar_feed_still_open(&source.name, &target.name, &token);
     rules_still_hold(&target.name);
     studio_rules_still_hold(&target.name);
     timetables_still_run(&target.name);

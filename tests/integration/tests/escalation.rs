@@ -280,7 +280,7 @@ fn slots() -> Vec<Attempt> {
 /// waitlist entries and events, nor draws their numbers; nobody truncates.
 fn records() -> Vec<Attempt> {
     const WHO: [&str; 5] = ["anon", "A", "T", "ADM", "SRV"];
-    const WRITES: [(&str, &str, &str); 22] = [
+    const WRITES: [(&str, &str, &str); 25] = [
         ("POST", "/activity_logs",
          "INSERT INTO gym_booking.activity_logs (entity_type, entity_id, action, changed_fields)
           VALUES ('booking', {A@T1}, 'update', '{\"status\": {\"old\": \"reserved\", \"new\": \"completed\"}}')"),
@@ -314,8 +314,13 @@ fn records() -> Vec<Attempt> {
         ("POST", "/rpc/nextval", "SELECT nextval('gym_booking.waitlist_queue')"),
         ("POST", "/rpc/nextval", "SELECT nextval('gym_booking.events_id_seq')"),
         ("POST", "/rpc/nextval", "SELECT nextval('gym_booking.studio_settings_history_id_seq')"),
+        // 0.2.1: nobody plants, reads back or swaps a calendar token but through the API.
+        ("POST", "/calendar_tokens",
+         "INSERT INTO gym_booking.calendar_tokens (user_id, token_hash) VALUES ({A}, sha256('mine'::bytea))"),
+        ("PATCH", "/calendar_tokens", "UPDATE gym_booking.calendar_tokens SET token_hash = sha256('mine'::bytea)"),
+        ("DELETE", "/calendar_tokens", "DELETE FROM gym_booking.calendar_tokens"),
     ];
-    const TRUNCATES: [&str; 11] = [
+    const TRUNCATES: [&str; 12] = [
         "TRUNCATE gym_booking.users CASCADE",
         "TRUNCATE gym_booking.series CASCADE",
         "TRUNCATE gym_booking.slots CASCADE",
@@ -327,6 +332,7 @@ fn records() -> Vec<Attempt> {
         "TRUNCATE gym_booking.studio_settings_history",
         "TRUNCATE gym_booking.waitlist_entries",
         "TRUNCATE gym_booking.events",
+        "TRUNCATE gym_booking.calendar_tokens",
     ];
     let mut all = Vec::new();
     for who in WHO {
@@ -648,7 +654,13 @@ fn the_catalog_behind_the_refusals() {
         .collect();
     assert_eq!(
         anon_may,
-        ["current_user_id", "version"],
+        // A calendar app has no JWT: it fetches the feed with its secret token (0.2.1).
+        [
+            "calendar_feed",
+            "calendar_ics",
+            "current_user_id",
+            "version"
+        ],
         "functions anon may run"
     );
 

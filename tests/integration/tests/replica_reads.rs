@@ -15,6 +15,7 @@
 //! and `series_start_at()`, over a weekly class of the trainer's with a booked occurrence;
 //! and the timetable API's writes (`create_series`, `edit_series`, `cancel_series`, the gym's
 //! `extend_timetables`) answer PostgreSQL's read-only error on the standby.
+//! Release 0.2.1: a calendar feed reads the same on the standby; a token is a write (25006).
 
 use gym_booking_integration::{
     connect_to_standby, load_demo_data, postgrest_request, wait_for_replay, Caller, TestDb,
@@ -220,6 +221,22 @@ fn every_read_answers_on_the_standby_as_on_the_primary() {
     let mut primary = db.connect();
     load_demo_data(&mut primary);
     live_a_little(&mut primary);
+    // 0.2.1: the athlete's and the trainer's calendar tokens, made on the primary.
+    let tokens: Vec<String> = [ATHLETE, TRAINER]
+        .iter()
+        .map(|id| {
+            let caller = Caller::new(
+                "authenticated",
+                Some(json!({"sub": id, "role": "authenticated"})),
+            );
+            postgrest_request(&mut primary, &caller, "POST", "/rpc/calendar_token", |tx| {
+                Ok(tx
+                    .query_one("SELECT gym_booking.calendar_token()", &[])?
+                    .get(0))
+            })
+            .expect("calendar_token()")
+        })
+        .collect();
     let mut standby = connect_to_standby(&db.name);
     wait_for_replay(&mut primary, &mut standby);
     let in_recovery: bool = standby
@@ -264,6 +281,23 @@ fn every_read_answers_on_the_standby_as_on_the_primary() {
         );
     }
 
+    // A calendar app's request for a feed (anon, with the token) reads on the standby what it
+    // reads on the primary: the same bytes, with events in them.
+    let anon = &readers[0].1;
+    for token in &tokens {
+        let feed = |client: &mut Client| {
+            postgrest_request(client, anon, "GET", "/rpc/calendar_feed", |tx| {
+                Ok(tx
+                    .query_one("SELECT gym_booking.calendar_feed($1)::text", &[token])?
+                    .get::<_, String>(0))
+            })
+            .expect("calendar_feed()")
+        };
+        let on_standby = feed(&mut standby);
+        assert_eq!(feed(&mut primary), on_standby, "a feed on the standby");
+        assert!(on_standby.contains("BEGIN:VEVENT"), "{on_standby}");
+    }
+
     // Writes there fail with PostgreSQL's read-only error (25006), the API's too: the
     // athlete's, the admin's (settings), the back office's (the sweep, the delivery worker).
     let slot: String = primary
@@ -298,6 +332,11 @@ fn every_read_answers_on_the_standby_as_on_the_primary() {
         (
             athlete,
             "SELECT gym_booking.delete_my_account()".to_string(),
+        ),
+        (athlete, "SELECT gym_booking.calendar_token()".to_string()),
+        (
+            athlete,
+            "SELECT gym_booking.revoke_calendar_token()".to_string(),
         ),
         (
             admin,
