@@ -1308,7 +1308,8 @@ $$;
 -- Makes the occurrences of one series (which the caller holds) up to the horizon (or where
 -- the series was made up to, if further): every date of the series after `made_until`, and
 -- before it only those of weekdays not in `weekdays_before` (an edit's new weekdays), so an
--- occurrence deleted by hand is not made again; an existing one is never touched. Returns
+-- occurrence deleted by hand is not made again unless an edit adds its weekday back; an
+-- existing one is never touched. Returns
 -- the slots it made. Runs as the extension's owner (the callers check who may), so the
 -- occurrences are the series' slots whoever asks: a trainer's request is not limited to 100
 -- new slots here (the horizon bounds a series: at most one occurrence a day).

@@ -16,6 +16,27 @@
 //! they can: bookings and joins go to full slots, and places there are freed, capacities raised
 //! and booked by others.
 //!
+//! Timetables (0.2.1, `model_based/series.rs`, `series_run.rs`): trainers (the gym for any
+//! trainer; athletes, other trainers and odd callers refused) create weekly series on random
+//! weekdays at a local time, from a date near today for one to four weeks (or open-ended), in
+//! Berlin, New York, Sydney, Kolkata, UTC or the studio's zone, now and then with one bad
+//! argument (no weekday or one outside 1-7, 24:00, no first date, a last date before it, a
+//! duration or capacity out of range, notes over 2000 characters, an unknown zone); edit
+//! them (start, weekdays, capacity, notes, duration, last date, zone; sometimes bad) and
+//! cancel them from a date; the gym runs `extend_timetables()` and changes
+//! `timetable_horizon` (7-21 days: few occurrences, a fast run); athletes book occurrences
+//! (and every other request picks them as any slot); trainers move, resize, annotate, cancel
+//! and delete one occurrence by hand. The model makes each occurrence itself: the dates by ISO
+//! weekday from today (in the series' zone) to the horizon (after `made_until`, or of an edit's
+//! new weekdays), the start at the local time in the zone by chrono-tz (checked once against
+//! `series_start_at` across 2027's changes), never again on a date that had one (deleted by
+//! hand too); it predicts each edit's outcome per occurrence in `edit_series`' order (booked;
+//! changed by hand: other than what its series last set on it; cancelled; unchanged; the new
+//! time passed; changed; then the dates created), the cascade of a cancellation, who may, and
+//! the refusals' SQLSTATEs. Every series and every occurrence (series, date, notes) is
+//! compared after each step. Timetable functions read `statement_timestamp()`: each call
+//! returns its own, and the model predicts from it.
+//!
 //! Accounts get deleted along the way and stay actors, with their tokens. Time is real: slots
 //! are created 30-90 minutes ahead (around the cancellation window, the waitlist cutoff and
 //! the closing of booking) and days ahead (around the opening of booking; `create_slot` refuses
@@ -107,6 +128,10 @@ mod model;
 mod ops;
 #[path = "model_based/run.rs"]
 mod run;
+#[path = "model_based/series.rs"]
+mod series;
+#[path = "model_based/series_run.rs"]
+mod series_run;
 #[path = "model_based/week.rs"]
 mod week;
 #[path = "model_based/week_checks.rs"]
@@ -117,13 +142,23 @@ mod week_choose;
 mod week_expect;
 
 use checks::{booking_obs, caller_for, slot_obs, SLOT_COLUMNS};
+use chrono::NaiveDate;
 use ops::Op;
+use run::Rng;
+use series::{EditPlan, Series};
 use week::{Entry, Ev, Setting, Settings, WState};
 
 const DEFAULT_SEEDS: [u64; 3] = [1, 2, 3];
 const DEFAULT_STEPS: usize = 1500;
-/// The draws (of 1000 + this) that choose an operation of 0.2.0 (`choose_week`).
+/// The draws (of 1000 + this + `SERIES_WEIGHT`) that choose an operation of 0.2.0
+/// (`choose_week`).
 const WEEK_WEIGHT: u64 = 160;
+/// The draws that choose an operation on timetables, or one on an occurrence
+/// (`choose_series`).
+const SERIES_WEIGHT: u64 = 110;
+/// `timetable_horizon` at the start of a run, in days: a few weeks of occurrences per series
+/// keep the slots few (each step reads them all).
+const START_HORIZON_DAYS: i64 = 14;
 
 // Refusals (README, "Errors").
 const FULL: &str = "23P01";
@@ -137,6 +172,8 @@ const DUPLICATE: &str = "23505";
 const NO_SUCH_ROW: &str = "23503";
 const BAD_CLAIMS: &str = "22P02";
 const CHECK: &str = "23514";
+/// A required argument NULL (null_value_not_allowed).
+const NULL_ARG: &str = "22004";
 // Refusals of 0.2.0 (docs/studio-week.md).
 /// Before the booking window opens (with_check_option_violation).
 const NOT_OPEN: &str = "44000";
@@ -147,7 +184,7 @@ const LIMIT: &str = "21000";
 /// Waitlists switched off (feature_not_supported).
 const WAITLIST_OFF: &str = "0A000";
 /// Every SQLSTATE a refusal may have; anything else (XX000, 40P01, ...) is a bug.
-const DOCUMENTED: [&str; 15] = [
+const DOCUMENTED: [&str; 16] = [
     FULL,
     TOO_LATE,
     NOT_BOOKABLE,
@@ -163,6 +200,7 @@ const DOCUMENTED: [&str; 15] = [
     CLOSED,
     LIMIT,
     WAITLIST_OFF,
+    NULL_ARG,
 ];
 
 const SECOND: i64 = 1_000_000;
@@ -171,57 +209,6 @@ const DAY: i64 = 24 * 60 * MINUTE;
 
 /// The request's own `now()`, in microseconds since the epoch.
 const NOW_US: &str = "SELECT (extract(epoch FROM now()) * 1000000)::int8";
-
-/// A small deterministic PRNG (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Clone>(&mut self, items: &[T]) -> Option<T> {
-        (!items.is_empty()).then(|| items[self.below(items.len() as u64) as usize].clone())
-    }
-
-    /// A unique-enough personal value: prefix and 48 random bits.
-    fn token(&mut self, prefix: &str) -> String {
-        format!("{prefix}{:012x}", self.next() & 0xffff_ffff_ffff)
-    }
-
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            0x8000 | ((b >> 48) & 0x3fff),
-            b & 0xffff_ffff_ffff
-        )
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Role {
@@ -298,6 +285,12 @@ struct Slot {
     start_s: i64,
     minutes: i64,
     capacity: i64,
+    notes: Option<String>,
+    /// An occurrence: its series and local date.
+    series: Option<(usize, NaiveDate)>,
+    /// An occurrence: the start, duration, capacity and notes its series last set on it
+    /// (`slots.series_fingerprint`); it is changed by hand while it has others.
+    made_as: Option<series::Made>,
     cancelled: bool,
     /// Deleted (a slot nobody ever booked).
     gone: bool,
@@ -392,6 +385,13 @@ enum Obs {
         slot: String,
         state: String,
     },
+    /// A series `create_series` returned.
+    Series {
+        id: String,
+        shape: String,
+    },
+    /// What `edit_series` says of each occurrence: "slot date start outcome", in its order.
+    Outcomes(Vec<String>),
 }
 
 /// The id of a row the request creates, in an expected `Obs`: any id the model does not know.
@@ -403,7 +403,8 @@ impl Obs {
             Obs::Booking { id, .. }
             | Obs::Slot { id, .. }
             | Obs::Created { id }
-            | Obs::Entry { id, .. } => Some(id),
+            | Obs::Entry { id, .. }
+            | Obs::Series { id, .. } => Some(id),
             _ => None,
         }
     }
@@ -472,6 +473,7 @@ enum Effect {
     /// The slot's notes changed.
     Notes {
         slot: usize,
+        notes: String,
         by: Option<&'static str>,
     },
     NewSlot {
@@ -479,6 +481,7 @@ enum Effect {
         start_s: i64,
         minutes: i64,
         capacity: i64,
+        notes: String,
     },
     DeleteUser {
         user: usize,
@@ -533,6 +536,29 @@ enum Effect {
     /// `promote_waitlists()`: promotions in these slots.
     Sweep {
         slots: Vec<usize>,
+    },
+    /// A series and the occurrences it made (date, start).
+    NewSeries {
+        series: Box<Series>,
+        made: Vec<(NaiveDate, i64)>,
+    },
+    EditSeries {
+        series: usize,
+        plan: EditPlan,
+        by: Option<&'static str>,
+    },
+    CancelSeries {
+        series: usize,
+        cancelled_from: NaiveDate,
+        slots: Vec<usize>,
+        by: Option<&'static str>,
+    },
+    /// `extend_timetables()`: per series, the occurrences made and `made_until` after it.
+    Extend {
+        made: Vec<(usize, series::Dates, NaiveDate)>,
+    },
+    Horizon {
+        days: i64,
     },
 }
 
@@ -590,6 +616,13 @@ struct Model {
     observed_waiting: Option<HashSet<(usize, usize)>>,
     /// Promotions in several slots at once: how often, and how often the order mattered.
     across_slots: (u32, u32),
+    /// Timetables (0.2.1).
+    series: Vec<Series>,
+    /// `timetable_horizon`, in days.
+    horizon_days: i64,
+    /// `statement_timestamp()` of the current request's call of a timetable function (µs):
+    /// what it reads the date and the time by.
+    stmt_now: Option<i64>,
 }
 
 /// The checks' statements, prepared once per run.
@@ -604,6 +637,7 @@ struct Checks {
     entries: Statement,
     settings: Statement,
     events: Statement,
+    series: Statement,
 }
 
 struct Run {

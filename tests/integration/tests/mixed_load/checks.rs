@@ -192,10 +192,13 @@ const WAITLIST_INVARIANTS: &[(&str, &str)] = &[
           WHERE w.state = 'waiting' AND u.deleted_at IS NOT NULL",
     ),
     (
+        // (Athletes: one made a trainer since they joined keeps their entry, and is never
+        // promoted: trainers do not take classes.)
         "a place is free in an open slot before its cutoff while athletes wait for it",
         "SELECT s.id || ': capacity ' || s.capacity || ', waiting ' || count(*)
            FROM gym_booking.slots AS s
-           JOIN gym_booking.waitlist_entries AS w ON w.slot_id = s.id AND w.state = 'waiting',
+           JOIN gym_booking.waitlist_entries AS w ON w.slot_id = s.id AND w.state = 'waiting'
+           JOIN gym_booking.users AS u ON u.id = w.user_id AND u.role = 'athlete',
                 gym_booking.studio_settings AS st
           WHERE s.cancelled_at IS NULL
             AND s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window) > now()

@@ -177,7 +177,9 @@ SELECT concat_ws(' | ',
          (SELECT count(*) || ' settings, xmin ' || coalesce(max(t.xmin::text::int8), 0)
             FROM gym_booking.studio_settings AS t),
          (SELECT count(*) || ' settings history, xmin ' || coalesce(max(t.xmin::text::int8), 0)
-            FROM gym_booking.studio_settings_history AS t)),
+            FROM gym_booking.studio_settings_history AS t),
+         (SELECT count(*) || ' series, xmin ' || coalesce(max(t.xmin::text::int8), 0)
+            FROM gym_booking.series AS t)),
        (SELECT coalesce(max(created_at)::text, '-infinity') FROM gym_booking.activity_logs)";
 
 impl Checks {
@@ -193,7 +195,8 @@ impl Checks {
             )?,
             slots: client.prepare(
                 "SELECT id::text, trainer_id::text, extract(epoch FROM start_at)::int8,
-                        duration_minutes::int8, capacity::int8, cancelled_at IS NOT NULL
+                        duration_minutes::int8, capacity::int8, cancelled_at IS NOT NULL, notes,
+                        coalesce(series_id || ' ' || series_date, '')
                    FROM gym_booking.slots",
             )?,
             users: client.prepare(
@@ -206,6 +209,7 @@ impl Checks {
             entries: client.prepare(week_checks::ENTRIES)?,
             settings: client.prepare(week_checks::SETTINGS)?,
             events: client.prepare(week_checks::EVENTS)?,
+            series: client.prepare(&series_run::series_query())?,
         })
     }
 }

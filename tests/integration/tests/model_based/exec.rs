@@ -35,6 +35,9 @@ impl Run {
         if let Some(sent) = self.exec_week(op) {
             return sent;
         }
+        if let Some(sent) = self.exec_series(op) {
+            return sent;
+        }
         let who = op.who();
         let slot_id = |m: &Model, s: &SlotRef| match s {
             SlotRef::Known(i) => m.slots[*i].id.clone(),
@@ -373,6 +376,11 @@ impl Run {
             | Op::PromoteWaitlists { .. }
             | Op::ReadEntries { .. }
             | Op::ReadEvents { .. } => unreachable!("sent by exec_week"),
+            Op::CreateSeries { .. }
+            | Op::EditSeries { .. }
+            | Op::CancelSeries { .. }
+            | Op::ExtendTimetables { .. }
+            | Op::SetHorizon { .. } => unreachable!("sent by exec_series"),
             Op::Directory => self.call(&who, "GET", "/trainer_directory", |tx| {
                 let rows = tx.query(
                     "SELECT trainer_id::text || ' ' || display_name FROM gym_booking.trainer_directory
@@ -447,25 +455,36 @@ impl Run {
                 .map(|id| format!("booking {id} is not in the model")),
         );
 
-        let mut db: HashMap<String, (String, i64, i64, i64, bool)> =
-            q(&mut self.client, &self.sql.slots)?
-                .iter()
-                .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))))
-                .collect();
+        type SlotRow = (String, i64, i64, i64, bool, Option<String>, String);
+        let mut db: HashMap<String, SlotRow> = q(&mut self.client, &self.sql.slots)?
+            .iter()
+            .map(|r| {
+                let row = (r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6));
+                (
+                    r.get(0),
+                    (row.0, row.1, row.2, row.3, row.4, row.5, r.get(7)),
+                )
+            })
+            .collect();
         for (i, s) in self.model.slots.iter().enumerate() {
+            let occurrence = s.series.map_or(String::new(), |(se, d)| {
+                format!("{} {}", self.model.series[se].id, series::date_sql(d))
+            });
             let expected = (
                 self.model.users[s.trainer].id.clone(),
                 s.start_s,
                 s.minutes,
                 s.capacity,
                 s.cancelled,
+                s.notes.clone(),
+                occurrence,
             );
             match (db.remove(&s.id), s.gone) {
                 (None, true) => {}
                 (Some(_), true) => problems.push(format!("slot#{i} {} should be deleted", s.id)),
                 (None, false) => problems.push(format!("slot#{i} {} is missing", s.id)),
                 (Some(found), false) if found != expected => problems.push(format!(
-                    "slot#{i} {}: (trainer, start, minutes, capacity, cancelled) is {found:?}, the model says {expected:?}",
+                    "slot#{i} {}: (trainer, start, minutes, capacity, cancelled, notes, series and date) is {found:?}, the model says {expected:?}",
                     s.id
                 )),
                 (Some(_), false) => {}
@@ -522,6 +541,7 @@ impl Run {
     /// Runs one operation and every check; returns a one-line outcome for the log of recent
     /// steps, or why the step failed.
     pub(crate) fn step(&mut self, op: &Op) -> Result<String, String> {
+        self.model.stmt_now = None;
         let (now, actual) = self.exec(op);
         self.now = now;
         // Promotions in several slots at once may go in more than one order: the model takes
@@ -622,6 +642,7 @@ impl Run {
             (Expect::Change(_, effect), Ok(obs)) => {
                 self.model.apply(effect, &obs, now);
                 self.resolve_new_bookings()?;
+                self.resolve_new_occurrences()?;
                 false
             }
         };
@@ -641,6 +662,7 @@ impl Run {
         self.invariants()?;
         self.compare()?;
         self.check_week()?;
+        self.check_series()?;
         self.fingerprint = fingerprint;
         self.log_mark = mark;
         Ok(outcome)

@@ -10,6 +10,9 @@ impl Model {
         if let Some(expect) = self.expect_week(op, now) {
             return expect;
         }
+        if let Some(expect) = self.expect_series(op, now) {
+            return expect;
+        }
         match op {
             Op::Book { who, slot } => {
                 if let Some(code) = self.api_gate(who, true) {
@@ -141,7 +144,7 @@ impl Model {
                 start_s,
                 minutes,
                 capacity,
-                ..
+                notes,
             } => {
                 if let Some(code) = self.api_gate(who, true) {
                     return Refused(code);
@@ -166,6 +169,7 @@ impl Model {
                         start_s: *start_s,
                         minutes,
                         capacity,
+                        notes: notes.clone(),
                     },
                 )
             }
@@ -366,20 +370,24 @@ impl Model {
                     )
                 }
             }
-            Op::SlotNotes { who, slot, .. } => {
+            Op::SlotNotes { who, slot, notes } => {
                 if matches!(who, Who::Anon) {
                     return Refused(NOT_ALLOWED);
                 }
                 if self.slots[*slot].gone || !self.may_write_slot(who, *slot) {
                     return Same(Obs::Rows(0));
                 }
-                // New notes (always: a fresh token); the athletes holding a place hear of it.
+                // New notes (always: a fresh token); the athletes holding a place hear of it
+                // (none in a cancelled slot).
                 let by = self.by(who, None, *slot);
-                if self.slots[*slot].cancelled {
-                    Touch(Obs::Rows(1))
-                } else {
-                    Change(Obs::Rows(1), Effect::Notes { slot: *slot, by })
-                }
+                Change(
+                    Obs::Rows(1),
+                    Effect::Notes {
+                        slot: *slot,
+                        notes: notes.clone(),
+                        by,
+                    },
+                )
             }
             Op::SlotMove { who, slot, minutes } => {
                 if matches!(who, Who::Anon) {
@@ -543,6 +551,11 @@ impl Model {
             | Op::PromoteWaitlists { .. }
             | Op::ReadEntries { .. }
             | Op::ReadEvents { .. } => unreachable!("answered by expect_week"),
+            Op::CreateSeries { .. }
+            | Op::EditSeries { .. }
+            | Op::CancelSeries { .. }
+            | Op::ExtendTimetables { .. }
+            | Op::SetHorizon { .. } => unreachable!("answered by expect_series"),
             Op::LoadPast {
                 trainer,
                 start_s,

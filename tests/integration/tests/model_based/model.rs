@@ -170,6 +170,7 @@ impl Model {
             || self.slots.iter().any(|s| s.id == id)
             || self.bookings.iter().any(|b| b.id == id)
             || self.entries.iter().any(|e| e.id == id)
+            || self.series.iter().any(|s| s.id == id)
     }
 
     pub(crate) fn matches(&self, expected: &Obs, actual: &Obs) -> bool {
@@ -180,6 +181,16 @@ impl Model {
                 && !self.knows_id(slot)
                 && a.iter().all(|id| !self.knows_id(id));
         }
+        if let (Obs::Outcomes(e), Obs::Outcomes(a)) = (expected, actual) {
+            // A created occurrence's id is one the model does not know.
+            return e.len() == a.len()
+                && e.iter().zip(a).all(|(e, a)| match e.strip_prefix(NEW) {
+                    Some(rest) => a
+                        .split_once(' ')
+                        .is_some_and(|(id, tail)| !self.knows_id(id) && format!(" {tail}") == rest),
+                    None => e == a,
+                });
+        }
         match (expected.id(), actual.id()) {
             (Some(NEW), Some(id)) => {
                 let mut expected = expected.clone();
@@ -187,7 +198,8 @@ impl Model {
                     Obs::Booking { id: e, .. }
                     | Obs::Slot { id: e, .. }
                     | Obs::Created { id: e }
-                    | Obs::Entry { id: e, .. } => *e = id.to_string(),
+                    | Obs::Entry { id: e, .. }
+                    | Obs::Series { id: e, .. } => *e = id.to_string(),
                     _ => unreachable!(),
                 }
                 !self.knows_id(id) && expected == *actual
@@ -257,6 +269,9 @@ impl Model {
     }
 
     pub(crate) fn apply(&mut self, effect: Effect, obs: &Obs, now: i64) {
+        let Some(effect) = self.apply_series(effect, obs, now) else {
+            return;
+        };
         let new_id = || obs.id().expect("a created row's id").to_string();
         match effect {
             Effect::NewBooking { slot, user, by } => {
@@ -276,18 +291,25 @@ impl Model {
                 }
             }
             Effect::CancelSlot { slot, by } => self.cancel_slot(slot, by),
-            Effect::Notes { slot, by } => self.notes_changed(slot, by),
+            Effect::Notes { slot, notes, by } => {
+                self.slots[slot].notes = Some(notes);
+                self.notes_changed(slot, by)
+            }
             Effect::NewSlot {
                 trainer,
                 start_s,
                 minutes,
                 capacity,
+                notes,
             } => self.slots.push(Slot {
                 id: new_id(),
                 trainer,
                 start_s,
                 minutes,
                 capacity,
+                notes: Some(notes),
+                series: None,
+                made_as: None,
                 cancelled: false,
                 gone: false,
             }),
@@ -349,6 +371,9 @@ impl Model {
                     start_s,
                     minutes,
                     capacity,
+                    notes: None,
+                    series: None,
+                    made_as: None,
                     cancelled: false,
                     gone: false,
                 });
@@ -374,6 +399,11 @@ impl Model {
                 self.settings_history.1 += changed;
             }
             Effect::Sweep { slots } => self.promote_many(&slots, now),
+            Effect::NewSeries { .. }
+            | Effect::EditSeries { .. }
+            | Effect::CancelSeries { .. }
+            | Effect::Extend { .. }
+            | Effect::Horizon { .. } => unreachable!("applied by apply_series"),
         }
     }
 }

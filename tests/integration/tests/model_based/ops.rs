@@ -1,6 +1,8 @@
 //! Every operation the model knows: what a client may send, and its name in the tallies.
 
 use super::*;
+use chrono::NaiveDate;
+use series::{Edit, Ref};
 
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
@@ -168,6 +170,41 @@ pub(crate) enum Op {
     ReadEvents {
         who: Who,
     },
+    /// POST /rpc/create_series (0.2.1); `trainer`: the `trainer_id` argument.
+    CreateSeries {
+        who: Who,
+        trainer: Option<Ref>,
+        weekdays: Vec<i32>,
+        /// Seconds after midnight (86400: '24:00').
+        local_start: u32,
+        first: Option<NaiveDate>,
+        last: Option<NaiveDate>,
+        minutes: i32,
+        capacity: i32,
+        notes: Option<String>,
+        zone: Option<String>,
+    },
+    /// POST /rpc/edit_series
+    EditSeries {
+        who: Who,
+        series: Ref,
+        edit: Edit,
+    },
+    /// POST /rpc/cancel_series
+    CancelSeries {
+        who: Who,
+        series: Ref,
+        from: Option<NaiveDate>,
+    },
+    /// POST /rpc/extend_timetables
+    ExtendTimetables {
+        who: Who,
+    },
+    /// PATCH /studio_settings {"timetable_horizon": "<days> days"}
+    SetHorizon {
+        who: Who,
+        days: i64,
+    },
 }
 
 impl Op {
@@ -205,6 +242,11 @@ impl Op {
             Op::PromoteWaitlists { .. } => "promote_waitlists",
             Op::ReadEntries { .. } => "GET waitlist_entries",
             Op::ReadEvents { .. } => "GET events",
+            Op::CreateSeries { .. } => "create_series",
+            Op::EditSeries { .. } => "edit_series",
+            Op::CancelSeries { .. } => "cancel_series",
+            Op::ExtendTimetables { .. } => "extend_timetables",
+            Op::SetHorizon { .. } => "PATCH studio_settings.timetable_horizon",
         }
     }
 
@@ -239,7 +281,12 @@ impl Op {
             | Op::SetSettings { who, .. }
             | Op::PromoteWaitlists { who }
             | Op::ReadEntries { who }
-            | Op::ReadEvents { who } => who.clone(),
+            | Op::ReadEvents { who }
+            | Op::CreateSeries { who, .. }
+            | Op::EditSeries { who, .. }
+            | Op::CancelSeries { who, .. }
+            | Op::ExtendTimetables { who }
+            | Op::SetHorizon { who, .. } => who.clone(),
             Op::Directory => Who::Anon,
             Op::LoadPast { .. } => Who::Dba,
         }

@@ -30,6 +30,9 @@ impl Run {
                 settings_history: (0, 0),
                 observed_waiting: None,
                 across_slots: (0, 0),
+                series: Vec::new(),
+                horizon_days: START_HORIZON_DAYS,
+                stmt_now: None,
             },
             now: 0,
             fingerprint: String::new(),
@@ -38,6 +41,7 @@ impl Run {
             recent: VecDeque::new(),
             tally: BTreeMap::new(),
         };
+        run.check_local_time();
         run.seed_data();
         run.start_week();
         let (fingerprint, mark) = run.fingerprint();
@@ -103,6 +107,14 @@ impl Run {
     /// trainer whose account is deleted; ended and running slots with reserved bookings, loaded
     /// as a restore would; a few future slots.
     pub(crate) fn seed_data(&mut self) {
+        // A short timetable horizon: a series makes a few weeks of occurrences.
+        self.client
+            .execute(
+                "UPDATE gym_booking.studio_settings
+                    SET timetable_horizon = make_interval(days => $1::int8::int4)",
+                &[&START_HORIZON_DAYS],
+            )
+            .expect("set timetable_horizon");
         let roles = [(Role::Admin, 2), (Role::Trainer, 3), (Role::Athlete, 10)];
         for (role, n) in roles {
             for k in 0..n {
@@ -166,6 +178,9 @@ impl Run {
                 start_s,
                 minutes,
                 capacity,
+                notes: None,
+                series: None,
+                made_as: None,
                 cancelled: false,
                 gone: false,
             });
@@ -225,6 +240,9 @@ impl Run {
                 start_s,
                 minutes: 60,
                 capacity,
+                notes: None,
+                series: None,
+                made_as: None,
                 cancelled: false,
                 gone: false,
             });
@@ -467,7 +485,9 @@ impl Run {
                 .collect::<Vec<_>>(),
             if slot.cancelled { ", cancelled" } else { "" },
             if slot.gone { ", deleted" } else { "" },
-        )
+        ) + &slot.series.map_or(String::new(), |(se, d)| {
+            format!(", occurrence of series#{se} on {}", series::date_sql(d))
+        })
     }
 
     pub(crate) fn booking_label(&self, b: usize) -> String {
@@ -533,6 +553,7 @@ impl Run {
         if let Some(s) = slot {
             parts.push(self.slot_label(s));
         }
+        parts.extend(self.describe_series(op));
         if let Some(b) = booking {
             parts.push(self.booking_label(b));
         }
@@ -541,5 +562,56 @@ impl Run {
         }
         parts.push(format!("settings: {:?}", self.model.settings));
         parts.join("\n    ")
+    }
+}
+
+/// A small deterministic PRNG (xorshift64*).
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub(crate) fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    pub(crate) fn pick<T: Clone>(&mut self, items: &[T]) -> Option<T> {
+        (!items.is_empty()).then(|| items[self.below(items.len() as u64) as usize].clone())
+    }
+
+    /// A unique-enough personal value: prefix and 48 random bits.
+    pub(crate) fn token(&mut self, prefix: &str) -> String {
+        format!("{prefix}{:012x}", self.next() & 0xffff_ffff_ffff)
+    }
+
+    pub(crate) fn uuid(&mut self) -> String {
+        let (a, b) = (self.next(), self.next());
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            0x8000 | ((b >> 48) & 0x3fff),
+            b & 0xffff_ffff_ffff
+        )
     }
 }
