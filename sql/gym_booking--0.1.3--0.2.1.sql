@@ -796,12 +796,13 @@ $upgrade_lock$;
 -- END upgrade lock
 
 -- ==========================================================================================
--- The booking path's cost (issue 12): one AFTER trigger per booking for its event and the end
--- of its athlete's waiting (src/rules/events.rs; the library's booking_ends_waiting stays for
--- databases not yet at 0.2.1), and no index on events.created_at (the purge walks the
--- primary key).
+-- The booking path's cost (issue 12): one AFTER trigger per booking for its event, the end of
+-- its athlete's waiting and a cancelled place's promotion (src/rules/events.rs; the library's
+-- booking_ends_waiting and booking_frees_place stay for databases not yet at 0.2.1), and no
+-- index on events.created_at (the purge walks the primary key).
 -- ==========================================================================================
 DROP TRIGGER booking_waitlist_end_tg ON bookings;
+DROP TRIGGER booking_waitlist_promote_tg ON bookings;
 DROP INDEX events_created_idx;
 
 -- ==========================================================================================

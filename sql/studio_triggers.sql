@@ -19,11 +19,8 @@ CREATE TRIGGER waitlist_entries_trainer_tg
     BEFORE INSERT ON waitlist_entries
     FOR EACH ROW EXECUTE FUNCTION follow_slot_trainer();
 ALTER TABLE waitlist_entries ENABLE ALWAYS TRIGGER waitlist_entries_trainer_tg;
--- A place freed by a cancellation, or added by a larger capacity, goes to the waitlist.
-CREATE TRIGGER booking_waitlist_promote_tg
-    AFTER UPDATE OF status ON bookings
-    FOR EACH ROW WHEN (OLD.status = 'reserved' AND NEW.status = 'cancelled')
-    EXECUTE FUNCTION booking_frees_place();
+-- A place added by a larger capacity goes to the waitlist (one freed by a cancellation: the
+-- bookings' trigger booking_events_tg below).
 CREATE TRIGGER slots_waitlist_promote_tg
     AFTER UPDATE OF capacity ON slots
     FOR EACH ROW WHEN (NEW.capacity > OLD.capacity AND NEW.cancelled_at IS NULL)
@@ -31,7 +28,7 @@ CREATE TRIGGER slots_waitlist_promote_tg
 
 -- events --------------------------------------------------------------------------------
 -- A reserved booking also ends its athlete's waiting for that slot (a promotion, or their
--- own): one trigger (src/rules/events.rs).
+-- own), and a cancelled one hands its place to the waitlist: one trigger (src/rules/events.rs).
 CREATE TRIGGER booking_events_tg
     AFTER INSERT OR UPDATE OF status ON bookings
     FOR EACH ROW EXECUTE FUNCTION booking_events();

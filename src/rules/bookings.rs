@@ -309,9 +309,39 @@ pub fn upcoming_of(athlete: pgrx::Uuid) -> RuleResult<i64> {
     plans::latest_i64(&UPCOMING_OF, &[athlete])
 }
 
+thread_local! {
+    /// (statement, slot, athlete): a new booking's place was taken in this statement, with
+    /// the athlete and the slot locked. `book_slot`'s re-activation is an INSERT that meets the
+    /// athlete's cancelled row and updates it (ON CONFLICT DO UPDATE): its BEFORE UPDATE check
+    /// would take the same locks and count the same places again. A rolled-back savepoint
+    /// (which lets the locks go) moves the statement's epoch on (`memo`), so this is then
+    /// forgotten.
+    static PLACE_TAKEN: std::cell::Cell<Option<(crate::memo::Epoch, pgrx::Uuid, pgrx::Uuid)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Whether this statement already took a place in `slot` for `athlete` (and forgets it).
+fn place_taken_in_this_statement(slot: pgrx::Uuid, athlete: pgrx::Uuid) -> bool {
+    PLACE_TAKEN.with(|p| {
+        p.get() == Some((crate::memo::Epoch::now(), slot, athlete)) && {
+            p.set(None);
+            true
+        }
+    })
+}
+
 /// Takes a place in the slot for the athlete, or refuses: locks the athlete's row and the
 /// slot, checks both, counts. `newcomer`: the booking is a new row (INSERT).
 fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleResult<()> {
+    PLACE_TAKEN.with(|p| p.set(None));
+    take_place_checked(user_id, slot_id, newcomer)?;
+    if newcomer {
+        PLACE_TAKEN.with(|p| p.set(Some((crate::memo::Epoch::now(), slot_id, user_id))));
+    }
+    Ok(())
+}
+
+fn take_place_checked(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleResult<()> {
     let args = [user_id, slot_id];
     let locked = if newcomer {
         let sql = if settings::installed() {
@@ -531,7 +561,12 @@ fn on_update(old: &Row, new: &Row) -> RuleResult<Outcome> {
     let slot_id = new.uuid("slot_id")?;
     match (from.as_str(), to.as_str()) {
         ("reserved", "cancelled") => check_cancel(slot_id)?,
-        ("cancelled", "reserved") => take_place(new.uuid("user_id")?, slot_id, false)?,
+        ("cancelled", "reserved") => {
+            let athlete = new.uuid("user_id")?;
+            if !place_taken_in_this_statement(slot_id, athlete) {
+                take_place(athlete, slot_id, false)?
+            }
+        }
         ("reserved", "completed") => check_complete(slot_id)?,
         ("completed", _) => return Err(RuleError::invalid("a completed booking is final")),
         (from, to) => {

@@ -103,11 +103,15 @@ pub fn slot_event(slot: pgrx::Uuid, kind: &str, by: &str, extra: &str) -> RuleRe
     Ok(())
 }
 
-/// AFTER INSERT OR UPDATE OF status on bookings: a reserved booking ends its athlete's
-/// waiting for the slot (a promotion, or their own booking); the athlete hears of their
-/// booking made, re-activated or cancelled by a person. The system's own changes (cascades,
-/// completion, promotion) write their events themselves, or none. (One trigger for both: a
-/// booking pays for one trigger call, and for the waitlist's UPDATE only when it waited.)
+/// AFTER INSERT OR UPDATE OF status on bookings, the waitlist's and the outbox's part of a
+/// booking's change, in one trigger (a booking pays for one trigger call):
+/// - a reserved booking ends its athlete's waiting for the slot (a promotion, or their own
+///   booking; the UPDATE runs only when they waited);
+/// - the athlete hears of their booking made, re-activated or cancelled by a person (the
+///   system's own changes, cascades, completion, promotion, write their events themselves,
+///   or none);
+/// - a reserved booking's cancellation, by anyone, hands its place to the waitlist, under
+///   the slot's lock the cancellation holds (`bookings::check_cancel`), after its event.
 #[pg_trigger]
 fn booking_events<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
@@ -120,16 +124,21 @@ fn booking_events<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
         if status.as_deref() == Some("reserved") {
             waitlist::end_own_entry(slot, athlete, new.uuid("id")?)?;
         }
-        if system::active() {
-            return Ok(Outcome::Proceed);
-        }
         let kind = match (fired.op, status.as_deref()) {
-            (_, Some("reserved")) => "booking_confirmed",
-            (Op::Update, Some("cancelled")) => "booking_cancelled",
-            _ => return Ok(Outcome::Proceed),
+            (_, Some("reserved")) => Some("booking_confirmed"),
+            (Op::Update, Some("cancelled")) => Some("booking_cancelled"),
+            _ => None,
         };
-        let by = by(Some(athlete), new.get::<pgrx::Uuid>("trainer_id")?)?;
-        booking_event(kind, athlete, slot, new.uuid("id")?, by)?;
+        if let (Some(kind), false) = (kind, system::active()) {
+            let by = by(Some(athlete), new.get::<pgrx::Uuid>("trainer_id")?)?;
+            booking_event(kind, athlete, slot, new.uuid("id")?, by)?;
+        }
+        if fired.op == Op::Update
+            && status.as_deref() == Some("cancelled")
+            && fired.old_row()?.text("status")?.as_deref() == Some("reserved")
+        {
+            waitlist::promote(slot)?;
+        }
         Ok(Outcome::Proceed)
     })
 }

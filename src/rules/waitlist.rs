@@ -612,8 +612,10 @@ fn booking_ends_waiting<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     })
 }
 
-/// AFTER UPDATE OF status on bookings, when a reserved booking was cancelled: its place goes to
-/// the waitlist (the cancellation holds the slot: `bookings::check_cancel`).
+/// The trigger of release 0.2.0 (`booking_waitlist_promote_tg`), kept for a database not yet
+/// updated from it: from 0.2.1 `events::booking_events` hands the place on. AFTER UPDATE OF
+/// status on bookings, when a reserved booking was cancelled: its place goes to the waitlist
+/// (the cancellation holds the slot: `bookings::check_cancel`).
 #[pg_trigger]
 fn booking_frees_place<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
