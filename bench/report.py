@@ -467,8 +467,8 @@ if DEV_BUILD:
     w(f"> **This run measured an unoptimized build** (cargo's {profile_kind}, "
       f"{N('library_bytes') / 1e6:.0f} MB). Its Rust code runs without optimization, so the extension's figures "
       "are pessimistic next to a release build's (`cargo pgrx package`); where a figure is bound by something "
-      "else (a lock, the commit's WAL flush) it holds for a release build as well. See *Release 0.2.0 against "
-      "0.1.3* for what this means for each verdict.\n")
+      "else (a lock, the commit's WAL flush) it holds for a release build as well. See *Release "
+      f"{meta.get('extversion') or '0.2'} against 0.1.3* for what this means for each verdict.\n")
 def _load(key):
     try:
         return max(float(x) for x in meta.get(key, "").split()[:2])

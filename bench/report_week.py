@@ -63,7 +63,8 @@ def release_section(run, ratio, scenarios, meta, compare_dir, compare_run):
             if "=" in line:
                 k, v = line.split("=", 1)
                 cmp_meta[k] = v
-    w("### Release 0.2.0 against 0.1.3: the booking scenarios\n")
+    version = meta.get("extversion") or "0.2"
+    w(f"### Release {version} against 0.1.3: the booking scenarios\n")
     w("Issue 12: *the booking scenarios stay within 10% of their 0.1 figures with the new rules on*. The new rules "
       "run on every booking change whatever the settings (the studio's terms read under the slot lock, the places "
       "held for a waitlist counted, a waiting athlete's entry ended, an event written (announced later by the relay, not in the booking's transaction)); the settings "
