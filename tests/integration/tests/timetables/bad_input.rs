@@ -27,6 +27,13 @@ struct Args {
 /// A change to the good arguments that makes them bad.
 type Change = Box<dyn Fn(&mut Args)>;
 
+/// A change that sets one argument (`set!(capacity, s("0"))`).
+macro_rules! set {
+    ($field:ident, $value:expr) => {
+        Box::new(|a: &mut Args| a.$field = $value) as Change
+    };
+}
+
 fn s(text: &str) -> Option<String> {
     Some(text.to_string())
 }
@@ -80,150 +87,90 @@ pub fn every_bad_argument_is_refused_cleanly() {
     let long_zone = "Europe/".to_string() + &"B".repeat(10 * 1024);
     // (what, change to the base arguments)
     let cases: Vec<(String, Change)> = vec![
-        (
-            "weekdays NULL".into(),
-            Box::new(|a: &mut Args| a.weekdays = None),
-        ),
-        (
-            "weekdays {}".into(),
-            Box::new(|a: &mut Args| a.weekdays = s("{}")),
-        ),
-        (
-            "weekdays {0}".into(),
-            Box::new(|a: &mut Args| a.weekdays = s("{0}")),
-        ),
-        (
-            "weekdays {8}".into(),
-            Box::new(|a: &mut Args| a.weekdays = s("{8}")),
-        ),
-        (
-            "weekdays {1,NULL}".into(),
-            Box::new(|a: &mut Args| a.weekdays = s("{1,NULL}")),
-        ),
-        (
-            "weekdays {NULL}".into(),
-            Box::new(|a: &mut Args| a.weekdays = s("{NULL}")),
-        ),
+        ("weekdays NULL".into(), set!(weekdays, None)),
+        ("weekdays {}".into(), set!(weekdays, s("{}"))),
+        ("weekdays {0}".into(), set!(weekdays, s("{0}"))),
+        ("weekdays {8}".into(), set!(weekdays, s("{8}"))),
+        ("weekdays {1,NULL}".into(), set!(weekdays, s("{1,NULL}"))),
+        ("weekdays {NULL}".into(), set!(weekdays, s("{NULL}"))),
         (
             "weekdays {2147483647}".into(),
-            Box::new(|a: &mut Args| a.weekdays = s("{2147483647}")),
+            set!(weekdays, s("{2147483647}")),
         ),
         (
             "weekdays {-2147483648}".into(),
-            Box::new(|a: &mut Args| a.weekdays = s("{-2147483648}")),
+            set!(weekdays, s("{-2147483648}")),
         ),
         (
             "weekdays {99999999999}".into(),
-            Box::new(|a: &mut Args| a.weekdays = s("{99999999999}")),
+            set!(weekdays, s("{99999999999}")),
         ),
         (
             "weekdays {1,7,65536}".into(),
-            Box::new(|a: &mut Args| a.weekdays = s("{1,7,65536}")),
+            set!(weekdays, s("{1,7,65536}")),
         ),
-        (
-            "local_start NULL".into(),
-            Box::new(|a: &mut Args| a.local_start = None),
-        ),
-        (
-            "local_start 24:00".into(),
-            Box::new(|a: &mut Args| a.local_start = s("24:00")),
-        ),
-        (
-            "local_start 25:00".into(),
-            Box::new(|a: &mut Args| a.local_start = s("25:00")),
-        ),
-        (
-            "first_date NULL".into(),
-            Box::new(|a: &mut Args| a.first_date = None),
-        ),
+        ("local_start NULL".into(), set!(local_start, None)),
+        ("local_start 24:00".into(), set!(local_start, s("24:00"))),
+        ("local_start 25:00".into(), set!(local_start, s("25:00"))),
+        ("first_date NULL".into(), set!(first_date, None)),
         (
             "first_date infinity".into(),
-            Box::new(|a: &mut Args| a.first_date = s("infinity")),
+            set!(first_date, s("infinity")),
         ),
         (
             "first_date -infinity".into(),
-            Box::new(|a: &mut Args| a.first_date = s("-infinity")),
+            set!(first_date, s("-infinity")),
         ),
         (
             "first_date 5000-01-01".into(),
-            Box::new(|a: &mut Args| a.first_date = s("5000-01-01")),
+            set!(first_date, s("5000-01-01")),
         ),
         (
             "first_date 4713-01-01 BC".into(),
-            Box::new(|a: &mut Args| a.first_date = s("4713-01-01 BC")),
+            set!(first_date, s("4713-01-01 BC")),
         ),
         ("last_date the day before first_date".into(), {
             let day_before = day_before.clone();
             Box::new(move |a: &mut Args| a.last_date = Some(day_before.clone()))
         }),
-        (
-            "last_date infinity".into(),
-            Box::new(|a: &mut Args| a.last_date = s("infinity")),
-        ),
+        ("last_date infinity".into(), set!(last_date, s("infinity"))),
         (
             "last_date 5000-01-01".into(),
-            Box::new(|a: &mut Args| a.last_date = s("5000-01-01")),
+            set!(last_date, s("5000-01-01")),
         ),
-        (
-            "duration 0".into(),
-            Box::new(|a: &mut Args| a.duration = s("0")),
-        ),
-        (
-            "duration 10000".into(),
-            Box::new(|a: &mut Args| a.duration = s("10000")),
-        ),
-        (
-            "duration -60".into(),
-            Box::new(|a: &mut Args| a.duration = s("-60")),
-        ),
-        (
-            "duration NULL".into(),
-            Box::new(|a: &mut Args| a.duration = None),
-        ),
+        ("duration 0".into(), set!(duration, s("0"))),
+        ("duration 10000".into(), set!(duration, s("10000"))),
+        ("duration -60".into(), set!(duration, s("-60"))),
+        ("duration NULL".into(), set!(duration, None)),
         (
             "duration 2147483648".into(),
-            Box::new(|a: &mut Args| a.duration = s("2147483648")),
+            set!(duration, s("2147483648")),
         ),
-        (
-            "capacity 0".into(),
-            Box::new(|a: &mut Args| a.capacity = s("0")),
-        ),
-        (
-            "capacity 100000".into(),
-            Box::new(|a: &mut Args| a.capacity = s("100000")),
-        ),
-        (
-            "capacity NULL".into(),
-            Box::new(|a: &mut Args| a.capacity = None),
-        ),
+        ("capacity 0".into(), set!(capacity, s("0"))),
+        ("capacity 100000".into(), set!(capacity, s("100000"))),
+        ("capacity NULL".into(), set!(capacity, None)),
         ("notes of 1 MB".into(), {
             let m = megabyte.clone();
             Box::new(move |a: &mut Args| a.notes = Some(m.clone()))
         }),
         (
             "notes of 2001 characters".into(),
-            Box::new(|a: &mut Args| a.notes = Some("é".repeat(2001))),
+            set!(notes, Some("é".repeat(2001))),
         ),
         (
             "time_zone Mars/Olympus".into(),
-            Box::new(|a: &mut Args| a.time_zone = s("Mars/Olympus")),
+            set!(time_zone, s("Mars/Olympus")),
         ),
-        (
-            "time_zone ''".into(),
-            Box::new(|a: &mut Args| a.time_zone = s("")),
-        ),
+        ("time_zone ''".into(), set!(time_zone, s(""))),
         (
             "time_zone localtime".into(),
-            Box::new(|a: &mut Args| a.time_zone = s("localtime")),
+            set!(time_zone, s("localtime")),
         ),
         (
             "time_zone posixrules".into(),
-            Box::new(|a: &mut Args| a.time_zone = s("posixrules")),
+            set!(time_zone, s("posixrules")),
         ),
-        (
-            "time_zone +02:00".into(),
-            Box::new(|a: &mut Args| a.time_zone = s("+02:00")),
-        ),
+        ("time_zone +02:00".into(), set!(time_zone, s("+02:00"))),
         ("time_zone of 10 KB".into(), {
             let z = long_zone.clone();
             Box::new(move |a: &mut Args| a.time_zone = Some(z.clone()))
