@@ -1,8 +1,9 @@
 \echo Use "ALTER EXTENSION gym_booking UPDATE TO '0.2.1'" to load this file. \quit
 
 -- ==========================================================================================
--- BEGIN upgrade lock (issue 19; scripts/upgrade_paths.sh copies this section to the top of
--- every direct upgrade script). Clients wait for an upgrade and never deadlock with it.
+-- BEGIN upgrade lock (issue 19). Every upgrade script starts with this section: PostgreSQL
+-- runs the chain of scripts of an upgrade in one transaction, so its first one takes the locks
+-- (tests: upgrade_under_load). Clients wait for an upgrade and never deadlock with it.
 -- Requests take their tables a statement at a time, in an order that differs from path to
 -- path (book_slot reads slots first, cancel_booking updates bookings first, the rules'
 -- triggers reach users and the log later), so no order of LOCK TABLE avoids them all: an
