@@ -33,7 +33,7 @@
 # or a flat one, DIR/lib/gym_booking.so and DIR/extension/gym_booking*; environment BENCH_PKG does the
 # same), --compare DIR (raw output of an earlier run, bench/out/NAME, whose ratios the report shows
 # beside this run's: the previous release measured by the same harness), --no-perf (skip the perf call-stack
-# sample of a booking run), --keep (leave the cluster running), --out DIR (where the report goes),
+# sample of a booking run), --keep (leave the cluster running; without it the cluster is removed at the end), --out DIR (where the report goes),
 # --only "spread hot ..." (only these scenarios, by the names of bench/pgbench/NAME.*.sql; for
 # working on one path: the report then covers those alone). Environment: BENCH_SECS (seconds per timed run, default 20;
 # smoke 2), BENCH_ROUNDS (2: each timed run is split in rounds that alternate with the floor's),
@@ -142,8 +142,13 @@ fi
 dir="${BENCH_STATE_DIR:-$(state_dir)}/$NAME"
 mkdir -p "$(dirname "$dir")"
 is_root && chown "$PG_OS_USER" "$(dirname "$dir")"
+# The cluster holds gigabytes (a million bookings, their logs, a private PostgreSQL): gone
+# after the run unless --keep (a machine that benchmarks often would fill its disk).
 cleanup() {
-    if [ -z "$keep" ]; then cluster_stop "$dir"; fi
+    if [ -z "$keep" ]; then
+        cluster_stop "$dir"
+        rm -rf "$dir"
+    fi
 }
 trap cleanup EXIT
 cluster_stop "$dir"
