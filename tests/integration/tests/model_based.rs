@@ -160,48 +160,10 @@ const SERIES_WEIGHT: u64 = 110;
 /// keep the slots few (each step reads them all).
 const START_HORIZON_DAYS: i64 = 14;
 
-// Refusals (README, "Errors").
-const FULL: &str = "23P01";
-const TOO_LATE: &str = "27000";
-const NOT_BOOKABLE: &str = "23000";
-const RESTRICTED: &str = "23001";
-const INVALID: &str = "22023";
-const NOT_ALLOWED: &str = "42501";
-const NOT_FOUND: &str = "42704";
-const DUPLICATE: &str = "23505";
-const NO_SUCH_ROW: &str = "23503";
-const BAD_CLAIMS: &str = "22P02";
-const CHECK: &str = "23514";
-/// A required argument NULL (null_value_not_allowed).
-const NULL_ARG: &str = "22004";
-// Refusals of 0.2.0 (docs/studio-week.md).
-/// Before the booking window opens (with_check_option_violation).
-const NOT_OPEN: &str = "44000";
-/// After the booking window closed (data_exception).
-const CLOSED: &str = "22000";
-/// At `max_upcoming_bookings` (cardinality_violation).
-const LIMIT: &str = "21000";
-/// Waitlists switched off (feature_not_supported).
-const WAITLIST_OFF: &str = "0A000";
-/// Every SQLSTATE a refusal may have; anything else (XX000, 40P01, ...) is a bug.
-const DOCUMENTED: [&str; 16] = [
-    FULL,
-    TOO_LATE,
-    NOT_BOOKABLE,
-    RESTRICTED,
-    INVALID,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    DUPLICATE,
-    NO_SUCH_ROW,
-    BAD_CLAIMS,
-    CHECK,
-    NOT_OPEN,
-    CLOSED,
-    LIMIT,
-    WAITLIST_OFF,
-    NULL_ARG,
-];
+// Refusals (README, "Errors"): FULL, TOO_LATE, ... and DOCUMENTED, every code a refusal may have.
+#[path = "model_based/codes.rs"]
+mod codes;
+use codes::*;
 
 const SECOND: i64 = 1_000_000;
 const MINUTE: i64 = 60 * SECOND;
