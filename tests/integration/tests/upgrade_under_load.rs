@@ -513,8 +513,7 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
 /// chain, as `ALTER EXTENSION gym_booking UPDATE` runs it in one transaction) starts with a
 /// script whose first statement takes the upgrade lock: later scripts of the chain take locks
 /// the transaction already holds. (Scripts written before 0.1.3 have no lock; each of those
-/// releases has a direct script to 0.1.3 and to 0.2.0 that starts with it, and those are the
-/// shorter way.)
+/// releases has a direct script to 0.1.3 that starts with it, and that is the shorter way.)
 #[test]
 fn every_upgrade_path_starts_with_the_upgrade_lock() {
     let db = TestDb::with_extension("upgrade_paths");
