@@ -21,6 +21,9 @@ SELECT pg_catalog.pg_extension_config_dump('events_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('series', '');
 -- 0.2.1: calendar feed tokens (their hashes: a restored database's feeds keep working).
 SELECT pg_catalog.pg_extension_config_dump('calendar_tokens', '');
+-- 0.2.2: attendance marks, and where the auto no-show sweep has got to.
+SELECT pg_catalog.pg_extension_config_dump('attendance', '');
+SELECT pg_catalog.pg_extension_config_dump('attendance_sweep', '');
 
 -- Function privileges, last, once every function exists. PostgreSQL grants EXECUTE to
 -- PUBLIC by default; here nothing runs unless granted. (Trigger functions need no grant.)
@@ -65,3 +68,15 @@ GRANT EXECUTE ON FUNCTION claim_events(integer, interval), ack_events(bigint[]),
 GRANT EXECUTE ON FUNCTION calendar_feed(text), calendar_ics(text) TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION calendar_token(), revoke_calendar_token() TO authenticated, service_role;
 REVOKE EXECUTE ON FUNCTION calendar_render(jsonb) FROM PUBLIC;
+-- 0.2.2: attendance. Check-in, rosters and reports check who asks (the slot's trainer, the
+-- gym; an athlete their own report and strikes); the rest is theirs, no client's.
+GRANT EXECUTE ON FUNCTION
+    mark_attendance(uuid, attendance_mark),
+    excuse_no_show(uuid),
+    record_no_shows(integer),
+    slot_roster(uuid),
+    athlete_suspension(uuid),
+    slot_report(date, date, uuid),
+    trainer_report(date, date, uuid),
+    athlete_report(date, date, uuid)
+    TO authenticated, service_role;

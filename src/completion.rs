@@ -40,8 +40,12 @@ pub fn complete_due(max_rows: i32) -> RuleResult<i64> {
 }
 
 /// Marks reserved bookings of slots that have ended completed, at most `max_rows` of them
-/// (oldest first); returns how many. Call again until it returns 0.
+/// (oldest first); returns how many. Call again until it returns 0. With the studio's
+/// `auto_no_show` on, it also records the no-shows whose grace has ended (at most `max_rows`:
+/// `record_no_shows`), as the background worker does each round.
 #[pg_extern(volatile, parallel_unsafe)]
 fn complete_past_bookings(max_rows: default!(i32, 1000)) -> i64 {
-    complete_due(max_rows).unwrap_or_else(|e| raise(e))
+    let completed = complete_due(max_rows).unwrap_or_else(|e| raise(e));
+    crate::rules::attendance::record_no_shows(max_rows).unwrap_or_else(|e| raise(e));
+    completed
 }

@@ -82,6 +82,11 @@ pub enum RuleError {
     #[error("this slot's waitlist is full")]
     WaitlistFull { max: i32 },
 
+    /// 28000: the athlete is suspended from booking after repeated no-shows (DESIGN.md,
+    /// "Attendance"); `detail` says until when. PostgREST answers 403.
+    #[error("you are suspended from booking after repeated no-shows")]
+    Suspended { detail: String },
+
     /// 42704: the API names something that does not exist (or the caller cannot see).
     #[error("{what} not found")]
     NotFound { what: String },
@@ -145,6 +150,7 @@ impl RuleError {
             RuleError::HeldForWaitlist { .. } | RuleError::WaitlistFull { .. } => {
                 ERRCODE_EXCLUSION_VIOLATION
             }
+            RuleError::Suspended { .. } => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
             RuleError::NotFound { .. } => ERRCODE_UNDEFINED_OBJECT,
             RuleError::Unsupported { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
             RuleError::NullValue { .. } => ERRCODE_NOT_NULL_VIOLATION,
@@ -224,6 +230,9 @@ impl From<RuleError> for ErrorReport {
                     n => format!("{n} athletes are waiting, the most this studio allows."),
                 })
                 .set_hint("Choose another slot."),
+            RuleError::Suspended { detail } => report
+                .set_detail(detail)
+                .set_hint("Book again once the suspension is over; the gym may excuse a no-show."),
             RuleError::NotFound { .. } | RuleError::Unsupported { .. } => report,
             RuleError::OutOfRange { .. } => {
                 report.set_hint("Give a start_at before the year 294276.")

@@ -113,4 +113,17 @@ extension_sql_file!(
     name = "calendar",
     requires = ["studio_api", calendar::calendar_render]
 );
+extension_sql_file!(
+    "../sql/attendance.sql",
+    name = "attendance",
+    requires = [
+        "timetable",
+        "triggers",
+        identity::acts_for_the_gym,
+        identity::active_user_id,
+        identity::current_user_id,
+        identity::is_app_admin,
+        identity::is_trainer,
+    ]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

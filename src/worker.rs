@@ -506,6 +506,22 @@ pub extern "C-unwind" fn gym_booking_completion_run_main(arg: pg_sys::Datum) {
     if total > 0 {
         log!("gym_booking: completed {total} past booking(s) in database \"{db}\"");
     }
+    let mut no_shows = 0i64;
+    loop {
+        pg_sys::check_for_interrupts!();
+        report(true, "recording no-shows whose grace has ended");
+        let marked = BackgroundWorker::transaction(|| {
+            crate::rules::attendance::record_no_shows(batch)
+                .unwrap_or_else(|e| crate::errors::raise(e))
+        });
+        no_shows += marked;
+        if marked < i64::from(batch) {
+            break;
+        }
+    }
+    if no_shows > 0 {
+        log!("gym_booking: recorded {no_shows} no-show(s) in database \"{db}\"");
+    }
     pg_sys::check_for_interrupts!();
     report(
         true,

@@ -10,7 +10,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use super::{fire, lock_order, settings, waitlist, Op, Outcome, TriggerResult};
+use super::{attendance, fire, lock_order, settings, waitlist, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
 use crate::identity::{self, Account, Actor};
 use crate::plans::{self, Sql};
@@ -34,7 +34,8 @@ macro_rules! athlete_and_slot {
                         AND statement_timestamp() >= s.start_at - st.booking_closes_before,
                     st.max_upcoming_bookings,
                     statement_timestamp()
-                        < s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window)
+                        < s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window),
+                    st.no_show_strike_limit IS NOT NULL
                FROM gym_booking.users AS u, gym_booking.slots AS s,
                     gym_booking.studio_settings AS st
               WHERE u.id = $1 AND s.id = $2 ",
@@ -45,7 +46,7 @@ macro_rules! athlete_and_slot {
         concat!(
             "SELECT u.deleted_at IS NULL, u.role::text,
                     s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
-                    false, false, NULL::integer, false
+                    false, false, NULL::integer, false, false
                FROM gym_booking.users AS u, gym_booking.slots AS s
               WHERE u.id = $1 AND s.id = $2 ",
             $locks
@@ -184,6 +185,8 @@ struct AthleteAndSlot {
     outside_window: bool,
     max_upcoming: Option<i32>,
     before_cutoff: bool,
+    /// The studio suspends athletes after repeated no-shows (`no_show_strike_limit`).
+    strikes_count: bool,
 }
 
 /// Locks the athlete's row and the slot; `None` when either does not exist or (with
@@ -203,6 +206,7 @@ fn lock_athlete_and_slot(sql: &Sql, args: &[pgrx::Uuid; 2]) -> RuleResult<Option
             outside_window: t.get::<bool>(6)? == Some(true) || t.get::<bool>(7)? == Some(true),
             max_upcoming: t.get::<i32>(8)?,
             before_cutoff: t.get::<bool>(9)? == Some(true),
+            strikes_count: t.get::<bool>(10)? == Some(true),
         }))
     })
 }
@@ -385,6 +389,11 @@ fn take_place_checked(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) 
     // The gym booking for an athlete (an app admin, service_role, the DBA) is exempt from the
     // studio's windows and limits; a promotion is the athlete's own booking made by the system.
     let exempt = !promotion && Actor::current()?.is_privileged();
+    // A suspended athlete books nothing, not even by promotion (which checks first and skips
+    // them); read under their users row, which a no-show that suspends holds exclusively.
+    if locked.strikes_count && !exempt {
+        attendance::refuse_if_suspended(user_id)?;
+    }
     if locked.outside_window && !exempt {
         // The refusal says when, in the studio's time.
         if let Some(terms) = waitlist::terms(slot_id)? {

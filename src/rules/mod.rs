@@ -5,6 +5,7 @@
 //! turns the rule's [`Outcome`] into what PostgreSQL expects back, or raises the rule's
 //! refusal with its own SQLSTATE.
 
+pub mod attendance;
 pub mod audit;
 pub mod bookings;
 pub mod directory;

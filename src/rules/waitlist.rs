@@ -16,7 +16,7 @@ use super::{fire, lock_order, Outcome, TriggerResult};
 use crate::errors::{raise, RuleError, RuleResult};
 use crate::identity::{self, Actor};
 use crate::plans::{self, Sql};
-use crate::rules::{bookings, events};
+use crate::rules::{attendance, bookings, events};
 use crate::system::SystemChange;
 
 /// What the studio's settings say about booking (or waiting for) one slot, now.
@@ -88,24 +88,43 @@ impl Terms {
 
 // Eligible athletes waiting ahead of $2 (everyone waiting, when $2 is not) before the cutoff:
 // those a promotion would book (see `TAKE_WAITER`: an active account that is no trainer's,
-// under the studio's limit; the window is the caller's to check). Run on the latest snapshot,
-// with the slot locked.
+// under the studio's limit, not suspended; the window is the caller's to check). Run on the
+// latest snapshot, with the slot locked. `$suspended`: the clause for suspensions (0.2.2).
+macro_rules! held_for_waitlist {
+    ($suspended:literal) => {
+        concat!(
+            "SELECT count(*)
+               FROM gym_booking.waitlist_entries AS w
+               JOIN gym_booking.users AS u
+                 ON u.id = w.user_id AND u.deleted_at IS NULL AND u.role <> 'trainer',
+                    gym_booking.studio_settings AS st
+              WHERE w.slot_id = $1 AND w.state = 'waiting' AND w.user_id <> $2
+                AND w.queue_no < coalesce((SELECT m.queue_no FROM gym_booking.waitlist_entries AS m
+                                            WHERE m.slot_id = $1 AND m.user_id = $2
+                                              AND m.state = 'waiting'),
+                                          9223372036854775807)
+                AND (st.max_upcoming_bookings IS NULL
+                     OR (SELECT count(*) FROM gym_booking.bookings AS b
+                           JOIN gym_booking.slots AS s ON s.id = b.slot_id
+                          WHERE b.user_id = w.user_id AND b.status = 'reserved'
+                            AND s.start_at > statement_timestamp()) < st.max_upcoming_bookings)",
+            $suspended
+        )
+    };
+}
+
 static HELD_FOR_WAITLIST: Sql = Sql {
-    text: "SELECT count(*)
-             FROM gym_booking.waitlist_entries AS w
-             JOIN gym_booking.users AS u
-               ON u.id = w.user_id AND u.deleted_at IS NULL AND u.role <> 'trainer',
-                  gym_booking.studio_settings AS st
-            WHERE w.slot_id = $1 AND w.state = 'waiting' AND w.user_id <> $2
-              AND w.queue_no < coalesce((SELECT m.queue_no FROM gym_booking.waitlist_entries AS m
-                                          WHERE m.slot_id = $1 AND m.user_id = $2
-                                            AND m.state = 'waiting'),
-                                        9223372036854775807)
-              AND (st.max_upcoming_bookings IS NULL
-                   OR (SELECT count(*) FROM gym_booking.bookings AS b
-                         JOIN gym_booking.slots AS s ON s.id = b.slot_id
-                        WHERE b.user_id = w.user_id AND b.status = 'reserved'
-                          AND s.start_at > statement_timestamp()) < st.max_upcoming_bookings)",
+    text: held_for_waitlist!(
+        "
+                AND (st.no_show_strike_limit IS NULL
+                     OR gym_booking.athlete_suspended_until(w.user_id) IS NULL)"
+    ),
+    args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
+};
+
+// The same for a database at 0.2.0 or 0.2.1 (no attendance: nobody is suspended).
+static HELD_FOR_WAITLIST_021: Sql = Sql {
+    text: held_for_waitlist!(""),
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
@@ -167,7 +186,12 @@ thread_local! {
 
 /// How many of the slot's free places eligible athletes waiting ahead of `athlete` hold.
 pub fn held_for_waitlist(slot: pgrx::Uuid, athlete: pgrx::Uuid) -> RuleResult<i64> {
-    plans::latest_i64(&HELD_FOR_WAITLIST, &[slot, athlete])
+    let sql = if attendance::installed() {
+        &HELD_FOR_WAITLIST
+    } else {
+        &HELD_FOR_WAITLIST_021
+    };
+    plans::latest_i64(sql, &[slot, athlete])
 }
 
 static ANY_WAITING: Sql = Sql {
@@ -284,6 +308,10 @@ pub fn promote(slot: pgrx::Uuid) -> RuleResult<i32> {
         }
         if plans::latest(&TAKE_WAITER, &[entry], 1)?.is_empty() {
             continue; // Someone else holds the entry or the account, or it is gone: skipped.
+        }
+        // A suspended athlete keeps their place in the queue (we hold their row FOR SHARE).
+        if attendance::suspended(athlete)? {
+            continue;
         }
         if let Some(limit) = terms.max_upcoming {
             if !bookings::try_lock_athlete_limit(athlete)?
@@ -408,6 +436,7 @@ fn join(slot: pgrx::Uuid) -> RuleResult<pgrx::Uuid> {
         });
     }
     terms.window()?;
+    attendance::refuse_if_suspended(me)?;
     if let Some(row) = plans::latest(&OWN_ENTRY, &[slot, me], 1)?.first() {
         return uuid(&row[0]); // Joining twice is joining once.
     }
