@@ -39,6 +39,8 @@ mod system;
 mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]
+mod attendance_tests;
+#[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
 #[cfg(any(test, feature = "pg_test"))]
 mod request_tests;

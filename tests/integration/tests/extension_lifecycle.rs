@@ -121,14 +121,20 @@ fn the_demo_data_of_the_run_command_loads() {
                     (SELECT count(*) FROM gym_booking.bookings),
                     (SELECT count(*) FROM gym_booking.slots s
                       WHERE (SELECT count(*) FROM gym_booking.bookings b
-                              WHERE b.slot_id = s.id AND b.status = 'reserved') > s.capacity)",
+                              WHERE b.slot_id = s.id AND b.status <> 'cancelled') > s.capacity),
+                    (SELECT count(*) FROM gym_booking.attendance),
+                    (SELECT count(*) FROM gym_booking.bookings WHERE status = 'completed')",
             &[],
         )
         .unwrap();
-    let counts: Vec<i64> = (0..5).map(|i| row.get(i)).collect();
-    assert_eq!(counts[..3], [3, 6, 63]);
+    let counts: Vec<i64> = (0..7).map(|i| row.get(i)).collect();
+    // A week ahead and last week, three classes a day for each of three trainers.
+    assert_eq!(counts[..3], [3, 6, 126]);
     assert!(counts[3] > 0, "no bookings");
     assert_eq!(counts[4], 0, "an overbooked demo slot");
+    // Last week's bookings are completed and checked in.
+    assert!(counts[6] > 0, "no history");
+    assert_eq!(counts[5], counts[6], "every completed demo booking has its attendance mark");
 }
 
 /// In a brand-new cluster no role of Supabase's exists yet: two `CREATE EXTENSION` in two
