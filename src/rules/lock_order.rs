@@ -3,11 +3,17 @@
 //! 1. `users` rows: the writer's own row first (FOR SHARE, here), then the people a
 //!    change is about (the athlete a booking is for: FOR SHARE, by the capacity guard; a
 //!    new slot's trainer: FOR SHARE, by `slots_normalize`; an account being deleted or
-//!    changed: the UPDATE's own row lock);
+//!    changed: the UPDATE's own row lock; an athlete being checked in or marked a no-show:
+//!    FOR NO KEY UPDATE, by `mark_attendance`, `excuse_no_show` and `record_no_shows` in
+//!    `sql/attendance.sql`, so a booking of theirs, which holds the row FOR SHARE, is either
+//!    done before the mark or counts it: the sweep takes the watermark row first, then its
+//!    batch's athletes by id);
 //! 2. `slots` rows (a booking's slot FOR UPDATE; the slot an UPDATE changes);
 //! 3. `waitlist_entries` rows (joining, leaving, promotion, expiry);
 //! 4. `bookings` rows;
-//! 5. what hangs off them: `booking_status_history`, `activity_logs`, `events` (inserts only).
+//! 5. what hangs off them: `booking_status_history`, `activity_logs`, `events` (inserts only),
+//!    `attendance` (its foreign key takes the booking FOR KEY SHARE; check-in holds the booking
+//!    FOR SHARE, so a cancellation waits for it).
 //!
 //! One path cannot keep the order: an UPDATE of a booking that needs its slot (a direct
 //! re-activation, cancelled -> reserved), because PostgreSQL locks the row an UPDATE changes
