@@ -184,20 +184,31 @@ AS $$
       FROM gym_booking.studio_settings AS st
 $$;
 
--- The athlete's strikes now: no-shows not excused inside strike_window.
+-- A strike: a no-show not excused, of a booking that still holds its place (a booking the gym
+-- cancels afterwards takes its mark's strike with it).
+CREATE FUNCTION strikes_of(p_user uuid)
+RETURNS SETOF attendance
+LANGUAGE sql STABLE
+AS $$
+    SELECT a.* FROM gym_booking.attendance AS a
+     WHERE a.user_id = p_user AND a.mark = 'no_show' AND a.excused_at IS NULL
+       AND EXISTS (SELECT FROM gym_booking.bookings AS b
+                    WHERE b.id = a.booking_id AND b.status <> 'cancelled')
+$$;
+
+-- The athlete's strikes now: those inside strike_window.
 CREATE FUNCTION athlete_strikes(p_user uuid)
 RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT count(*)
-      FROM gym_booking.attendance AS a, gym_booking.studio_settings AS st
-     WHERE a.user_id = p_user AND a.mark = 'no_show' AND a.excused_at IS NULL
-       AND a.strike_at > statement_timestamp() - st.strike_window
+      FROM gym_booking.strikes_of(p_user) AS a, gym_booking.studio_settings AS st
+     WHERE a.strike_at > statement_timestamp() - st.strike_window
        AND a.strike_at <= statement_timestamp()
 $$;
 
--- Until when the athlete may not book (NULL: they may). A strike that is the
+-- Until when the athlete may not book (NULL: they may). A strike (see strikes_of) that is the
 -- no_show_strike_limit-th or later inside strike_window (that many strikes in
 -- (strike - strike_window, strike]) suspends until suspension after it; the latest such end
 -- counts. Computed from the marks, never stored: an excuse or a change of the settings holds at
@@ -217,12 +228,10 @@ BEGIN
         RETURN NULL;
     END IF;
     SELECT max(s.strike_at) + st.suspension INTO until
-      FROM gym_booking.attendance AS s
-     WHERE s.user_id = p_user AND s.mark = 'no_show' AND s.excused_at IS NULL
-       AND s.strike_at > statement_timestamp() - st.suspension
-       AND (SELECT count(*) FROM gym_booking.attendance AS w
-             WHERE w.user_id = p_user AND w.mark = 'no_show' AND w.excused_at IS NULL
-               AND w.strike_at > s.strike_at - st.strike_window
+      FROM gym_booking.strikes_of(p_user) AS s
+     WHERE s.strike_at > statement_timestamp() - st.suspension
+       AND (SELECT count(*) FROM gym_booking.strikes_of(p_user) AS w
+             WHERE w.strike_at > s.strike_at - st.strike_window
                AND w.strike_at <= s.strike_at) >= st.no_show_strike_limit;
     RETURN until;
 END
@@ -741,7 +750,7 @@ SELECT pg_catalog.pg_extension_config_dump('attendance_sweep', '');
 -- release's functions, as a new installation's.
 REVOKE EXECUTE ON FUNCTION
     attendance_sweep_replace(), attendance_follows_trainer(), studio_time(timestamptz),
-    athlete_strikes(uuid), athlete_suspended_until(uuid), suspension_detail(uuid),
+    strikes_of(uuid), athlete_strikes(uuid), athlete_suspended_until(uuid), suspension_detail(uuid),
     may_mark_attendance(uuid), write_mark(bookings, slots, attendance_mark, boolean),
     mark_attendance(uuid, attendance_mark), excuse_no_show(uuid), record_no_shows(integer),
     slot_roster(uuid), athlete_suspension(uuid), report_period(date, date),

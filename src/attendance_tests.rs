@@ -284,6 +284,33 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_booking_the_gym_cancels_after_its_no_show_takes_its_strike_with_it() {
+        people();
+        run("UPDATE gym_booking.studio_settings SET no_show_strike_limit = 1, attendance_grace = '30 days'");
+        past_slot(&slot_id(1), "3 hours", &[ATH1]);
+        let b = booking_of(&slot_id(1), ATH1);
+        assert_eq!(mark(TRAINER, &b, "no_show"), "00000");
+        slot(S1, "2 days", 5);
+        assert_eq!(book_as(ATH1, S1), "28000");
+        assert_eq!(
+            as_user(
+                ADMIN,
+                &format!("UPDATE gym_booking.bookings SET status = 'cancelled' WHERE id = '{b}'")
+            ),
+            "00000"
+        );
+        run("RESET ROLE");
+        assert_eq!(
+            value(&format!(
+                "SELECT strikes::text FROM gym_booking.athlete_suspension('{ATH1}')"
+            ))
+            .as_deref(),
+            Some("0")
+        );
+        assert_eq!(book_as(ATH1, S1), "00000");
+    }
+
+    #[pg_test]
     fn a_suspended_athlete_cannot_join_and_is_skipped_by_promotion() {
         people();
         run("UPDATE gym_booking.studio_settings SET no_show_strike_limit = 1, attendance_grace = '30 days'");
