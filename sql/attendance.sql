@@ -16,6 +16,11 @@
 CREATE TYPE attendance_mark AS ENUM ('attended', 'no_show');
 COMMENT ON TYPE attendance_mark IS 'Whether the athlete of a booking came: attended or no_show';
 
+-- The athlete hears of each mark: a no-show (no_show_recorded, 0.2.0's kind), an attended mark
+-- or a no-show corrected to attended (attendance_marked), an excuse (no_show_excused).
+ALTER TYPE event_kind ADD VALUE 'attendance_marked';
+ALTER TYPE event_kind ADD VALUE 'no_show_excused';
+
 CREATE TABLE attendance (
     booking_id uuid            PRIMARY KEY REFERENCES bookings (id),
     -- Copies of the booking's athlete and slot and of the slot's trainer (who may read the
@@ -75,7 +80,8 @@ ALTER TABLE attendance_sweep ENABLE ALWAYS TRIGGER attendance_sweep_replace_tg;
 -- History before the extension (or this release) is not swept: turning auto_no_show on never
 -- marks years of old bookings.
 INSERT INTO attendance_sweep (swept_until)
-SELECT statement_timestamp() - st.attendance_grace FROM studio_settings AS st;
+SELECT ((statement_timestamp() AT TIME ZONE st.time_zone) - st.attendance_grace) AT TIME ZONE st.time_zone
+  FROM studio_settings AS st;
 
 CREATE TRIGGER attendance_truncate_guard_tg
     BEFORE TRUNCATE ON attendance FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
@@ -127,6 +133,32 @@ AS $$
       FROM gym_booking.studio_settings AS st
 $$;
 
+-- `p_at` moved by `p_by` on the studio's wall clock: thirty days are thirty of the studio's
+-- days, whatever the session's TimeZone (timestamptz arithmetic with days follows it).
+CREATE FUNCTION studio_shift(p_at timestamptz, p_by interval)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ((p_at AT TIME ZONE st.time_zone) + p_by) AT TIME ZONE st.time_zone
+      FROM gym_booking.studio_settings AS st
+$$;
+
+-- A span as a person says it, whatever the session's IntervalStyle: "30 days", "24 hours",
+-- "90 minutes" (days when it was given in days).
+CREATE FUNCTION span_text(span interval)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN m <> 0 AND m % 1440 = 0 AND extract(hour FROM span) = 0
+                     AND extract(minute FROM span) = 0 AND extract(second FROM span) = 0
+                THEN (m / 1440) || CASE m WHEN 1440 THEN ' day' ELSE ' days' END
+                WHEN m <> 0 AND m % 60 = 0 THEN (m / 60) || CASE m WHEN 60 THEN ' hour' ELSE ' hours' END
+                ELSE m || CASE m WHEN 1 THEN ' minute' ELSE ' minutes' END END
+      FROM (SELECT (extract(epoch FROM span) / 60)::bigint AS m) AS x
+$$;
+
 -- A strike: a no-show not excused, of a booking that still holds its place (a booking the gym
 -- cancels afterwards takes its mark's strike with it).
 CREATE FUNCTION strikes_of(p_user uuid)
@@ -147,7 +179,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT count(*)
       FROM gym_booking.strikes_of(p_user) AS a, gym_booking.studio_settings AS st
-     WHERE a.strike_at > statement_timestamp() - st.strike_window
+     WHERE a.strike_at > gym_booking.studio_shift(statement_timestamp(), -st.strike_window)
        AND a.strike_at <= statement_timestamp()
 $$;
 
@@ -170,11 +202,11 @@ BEGIN
     IF st.no_show_strike_limit IS NULL THEN
         RETURN NULL;
     END IF;
-    SELECT max(s.strike_at) + st.suspension INTO until
+    SELECT gym_booking.studio_shift(max(s.strike_at), st.suspension) INTO until
       FROM gym_booking.strikes_of(p_user) AS s
-     WHERE s.strike_at > statement_timestamp() - st.suspension
+     WHERE s.strike_at > gym_booking.studio_shift(statement_timestamp(), -st.suspension)
        AND (SELECT count(*) FROM gym_booking.strikes_of(p_user) AS w
-             WHERE w.strike_at > s.strike_at - st.strike_window
+             WHERE w.strike_at > gym_booking.studio_shift(s.strike_at, -st.strike_window)
                AND w.strike_at <= s.strike_at) >= st.no_show_strike_limit;
     RETURN until;
 END
@@ -192,9 +224,10 @@ BEGIN
     IF until IS NULL THEN
         RETURN NULL;
     END IF;
-    RETURN format('Suspended until %s after %s no-shows within %s.',
+    RETURN format('Suspended until %s: %s no-shows within the last %s.',
                   gym_booking.studio_time(until), gym_booking.athlete_strikes(p_user),
-                  (SELECT st.strike_window::text FROM gym_booking.studio_settings AS st));
+                  (SELECT gym_booking.span_text(st.strike_window)
+                     FROM gym_booking.studio_settings AS st));
 END
 $$;
 
@@ -241,13 +274,17 @@ BEGIN
             me, (SELECT u.role FROM gym_booking.users AS u WHERE u.id = me),
             jsonb_build_object('attendance', jsonb_build_object('old', was.mark, 'new', p_mark)),
             jsonb_build_object('slot_id', b.slot_id), clock_timestamp());
-    IF p_mark = 'no_show' AND EXISTS (SELECT FROM gym_booking.users AS u
-                                       WHERE u.id = b.user_id AND u.deleted_at IS NULL) THEN
+    IF EXISTS (SELECT FROM gym_booking.users AS u WHERE u.id = b.user_id AND u.deleted_at IS NULL) THEN
         INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
-        VALUES (b.user_id, 'no_show_recorded', b.slot_id, b.id,
+        VALUES (b.user_id,
+                CASE p_mark WHEN 'no_show' THEN 'no_show_recorded'
+                            ELSE 'attendance_marked' END::gym_booking.event_kind,
+                b.slot_id, b.id,
                 jsonb_strip_nulls(jsonb_build_object(
-                    'start_at', s.start_at, 'end_at', s.end_at,
-                    'suspended_until', gym_booking.athlete_suspended_until(b.user_id))),
+                    'start_at', s.start_at, 'end_at', s.end_at, 'mark', p_mark,
+                    'previous', was.mark,
+                    'suspended_until', CASE WHEN p_mark = 'no_show'
+                                            THEN gym_booking.athlete_suspended_until(b.user_id) END)),
                 statement_timestamp());
     END IF;
     RETURN now_;
@@ -294,11 +331,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The slot starts at %s.', gym_booking.studio_time(s.start_at));
     END IF;
-    IF statement_timestamp() > s.end_at + grace THEN
+    IF statement_timestamp() > gym_booking.studio_shift(s.end_at, grace) THEN
         RAISE EXCEPTION 'too late to mark attendance: marks are made until % after the slot''s end',
-                        grace
+                        gym_booking.span_text(grace)
             USING ERRCODE = 'triggered_data_change_violation',
-                  DETAIL = format('Marking closed at %s.', gym_booking.studio_time(s.end_at + grace));
+                  DETAIL = format('Marking closed at %s.',
+                                  gym_booking.studio_time(gym_booking.studio_shift(s.end_at, grace)));
     END IF;
     RETURN gym_booking.write_mark(b, s, mark, false);
 END
@@ -347,6 +385,12 @@ BEGIN
             (SELECT u.role FROM gym_booking.users AS u WHERE u.id = me),
             jsonb_build_object('excused', jsonb_build_object('old', false, 'new', true)),
             jsonb_build_object('slot_id', a.slot_id), clock_timestamp());
+    INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
+    SELECT a.user_id, 'no_show_excused', a.slot_id, a.booking_id,
+           jsonb_build_object('start_at', s.start_at, 'end_at', s.end_at), statement_timestamp()
+      FROM gym_booking.slots AS s
+      JOIN gym_booking.users AS u ON u.id = a.user_id AND u.deleted_at IS NULL
+     WHERE s.id = a.slot_id;
     RETURN a;
 END
 $$;
@@ -372,7 +416,10 @@ DECLARE
     sl gym_booking.slots;
     marked bigint := 0;
 BEGIN
-    IF max_rows IS NULL OR max_rows < 1 THEN
+    IF max_rows IS NULL THEN
+        RAISE EXCEPTION 'max_rows is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF max_rows < 1 THEN
         RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT gym_booking.acts_for_the_gym() THEN
@@ -382,15 +429,16 @@ BEGIN
     END IF;
     SELECT w.swept_until INTO swept FROM gym_booking.attendance_sweep AS w FOR UPDATE;
     SELECT * INTO st FROM gym_booking.studio_settings;
-    -- Marks are made until end_at + grace (inclusive): the sweep takes slots past that.
-    grace_over := statement_timestamp() - st.attendance_grace;
+    -- Marks are made until end_at + grace (inclusive): the sweep takes slots past that, from the
+    -- watermark on (one that ended exactly at the watermark was not past it last time).
+    grace_over := gym_booking.studio_shift(statement_timestamp(), -st.attendance_grace);
     IF st.auto_no_show THEN
         SELECT array_agg(d.id ORDER BY d.end_at, d.id) INTO due
           FROM (SELECT b.id, s.end_at
                   FROM gym_booking.slots AS s
                   JOIN gym_booking.bookings AS b ON b.slot_id = s.id
                   JOIN gym_booking.users AS u ON u.id = b.user_id AND u.deleted_at IS NULL
-                 WHERE s.end_at > swept AND s.end_at < grace_over AND s.cancelled_at IS NULL
+                 WHERE s.end_at >= swept AND s.end_at < grace_over AND s.cancelled_at IS NULL
                    AND b.status IN ('reserved', 'completed')
                    AND NOT EXISTS (SELECT FROM gym_booking.attendance AS a WHERE a.booking_id = b.id)
                  ORDER BY s.end_at, b.id

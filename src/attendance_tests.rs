@@ -83,7 +83,17 @@ mod tests {
                 vec![r#"{"attendance": {"new": "no_show", "old": "attended"}}"#],
             ]
         );
-        // One no-show, one event to its athlete; the seed's status is untouched.
+        // The athlete hears of each mark; the seed's status is untouched.
+        assert_eq!(
+            rows(&format!(
+                "SELECT kind::text, payload->>'mark', coalesce(payload->>'previous', '-')
+                   FROM gym_booking.events WHERE booking_id = '{b2}' ORDER BY id"
+            )),
+            vec![
+                vec!["attendance_marked", "attended", "-"],
+                vec!["no_show_recorded", "no_show", "attended"],
+            ]
+        );
         assert_eq!(
             value(&format!(
                 "SELECT count(*)::text FROM gym_booking.events
@@ -243,6 +253,15 @@ mod tests {
                 )
             ),
             "00000"
+        );
+        run("RESET ROLE");
+        assert_eq!(
+            value(&format!(
+                "SELECT count(*)::text FROM gym_booking.events WHERE kind = 'no_show_excused' AND booking_id = '{}'",
+                booking_of(&slot_id(2), ATH1)
+            ))
+            .as_deref(),
+            Some("1")
         );
         assert_eq!(
             as_user(ATH1, &format!("SELECT gym_booking.book_slot('{S1}')")),

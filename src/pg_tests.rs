@@ -46,6 +46,22 @@ mod tests {
                 ],
             ),
             (
+                "attendance",
+                &[
+                    "booking_id uuid",
+                    "user_id uuid",
+                    "slot_id uuid",
+                    "trainer_id uuid",
+                    "mark attendance_mark",
+                    "strike_at timestamptz",
+                    "marked_at timestamptz",
+                    "marked_by uuid",
+                    "excused_at timestamptz",
+                    "excused_by uuid",
+                ],
+            ),
+            ("attendance_sweep", &["id bool", "swept_until timestamptz"]),
+            (
                 "booking_status_history",
                 &[
                     "id int8",
@@ -231,11 +247,12 @@ mod tests {
         assert_eq!(
             actual,
             vec![
+                strings(&["attendance_mark", "attended,no_show"]),
                 strings(&["booking_status", "reserved,cancelled,completed"]),
                 strings(&[
                     "event_kind",
                     "booking_confirmed,booking_cancelled,waitlist_promoted,waitlist_expired,\
-                     slot_cancelled,slot_changed,no_show_recorded"
+                     slot_cancelled,slot_changed,no_show_recorded,attendance_marked,no_show_excused"
                 ]),
                 strings(&["log_action_type", "create,update,delete,status_auto_update"]),
                 strings(&["log_entity_type", "user,slot,booking"]),
@@ -263,7 +280,8 @@ mod tests {
         // The seed's, three the policies, available_slots and the completion batch read by, the
         // copies of the slot's trainer that row-level security reads a trainer's rows by, and
         // 0.2.0's: a slot's queue, one waiting entry per athlete, a recipient's events; 0.2.1's:
-        // an athlete's cancelled and completed bookings by when they changed (calendar feeds).
+        // an athlete's cancelled and completed bookings by when they changed (calendar feeds);
+        // 0.2.2's: an athlete's strikes, a slot's and a trainer's attendance marks.
         let expected = [
             (
                 "activity_logs_changed_by_idx",
@@ -279,6 +297,22 @@ mod tests {
                 "activity_logs_trainer_idx",
                 "btree",
                 "ON activity_logs USING btree (trainer_id) WHERE (trainer_id IS NOT NULL)",
+            ),
+            (
+                "attendance_slot_idx",
+                "btree",
+                "ON attendance USING btree (slot_id)",
+            ),
+            (
+                "attendance_strikes_idx",
+                "btree",
+                "ON attendance USING btree (user_id, strike_at) \
+                 WHERE ((mark = 'no_show'::attendance_mark) AND (excused_at IS NULL))",
+            ),
+            (
+                "attendance_trainer_idx",
+                "btree",
+                "ON attendance USING btree (trainer_id)",
             ),
             (
                 "booking_status_history_booking_idx",
@@ -407,6 +441,8 @@ mod tests {
             actual.concat(),
             strings(&[
                 "activity_logs",
+                "attendance",
+                "attendance_sweep",
                 "booking_status_history",
                 "booking_status_history_id_seq",
                 "bookings",
