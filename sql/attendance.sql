@@ -224,8 +224,10 @@ BEGIN
     IF until IS NULL THEN
         RETURN NULL;
     END IF;
-    RETURN format('Suspended until %s: %s no-shows within the last %s.',
-                  gym_booking.studio_time(until), gym_booking.athlete_strikes(p_user),
+    RETURN format('Suspended until %s: %s within the last %s.',
+                  gym_booking.studio_time(until),
+                  (SELECT n || CASE n WHEN 1 THEN ' no-show' ELSE ' no-shows' END
+                     FROM gym_booking.athlete_strikes(p_user) AS n),
                   (SELECT gym_booking.span_text(st.strike_window)
                      FROM gym_booking.studio_settings AS st));
 END
@@ -713,16 +715,21 @@ BEGIN
            CASE WHEN r.attended + r.no_shows > 0
                 THEN round(r.no_shows::numeric / (r.attended + r.no_shows), 4) END,
            gym_booking.athlete_strikes(r.user_id), gym_booking.athlete_suspended_until(r.user_id)
-      FROM (SELECT b.user_id,
-                   count(*) FILTER (WHERE b.status <> 'cancelled') AS bookings,
-                   count(*) FILTER (WHERE b.status <> 'cancelled' AND a.mark = 'attended') AS attended,
-                   count(*) FILTER (WHERE b.status <> 'cancelled' AND a.mark = 'no_show') AS no_shows,
-                   count(*) FILTER (WHERE b.status = 'cancelled') AS cancellations
+      FROM (SELECT x.user_id,
+                   count(*) FILTER (WHERE x.status <> 'cancelled') AS bookings,
+                   count(*) FILTER (WHERE x.status <> 'cancelled' AND x.mark = 'attended') AS attended,
+                   count(*) FILTER (WHERE x.status <> 'cancelled' AND x.mark = 'no_show') AS no_shows,
+                   count(*) FILTER (WHERE x.status = 'cancelled') AS cancellations
               FROM gym_booking.report_slots(p.from_at, p.to_at, trainer) AS s
-              JOIN gym_booking.bookings AS b ON b.slot_id = s.id
-              LEFT JOIN gym_booking.attendance AS a ON a.booking_id = b.id
-             WHERE athlete IS NULL OR b.user_id = athlete
-             GROUP BY b.user_id) AS r
+             -- Each slot's bookings by the slot's index (OFFSET 0 keeps the planner from
+             -- joining all of bookings instead: its cost would grow with the history).
+             CROSS JOIN LATERAL (
+                   SELECT b.user_id, b.status, a.mark
+                     FROM gym_booking.bookings AS b
+                     LEFT JOIN gym_booking.attendance AS a ON a.booking_id = b.id
+                    WHERE b.slot_id = s.id AND (athlete IS NULL OR b.user_id = athlete)
+                   OFFSET 0) AS x
+             GROUP BY x.user_id) AS r
       JOIN gym_booking.users AS u ON u.id = r.user_id
      ORDER BY r.user_id;
 END
