@@ -133,14 +133,19 @@ AS $$
       FROM gym_booking.studio_settings AS st
 $$;
 
--- `p_at` moved by `p_by` on the studio's wall clock: thirty days are thirty of the studio's
--- days, whatever the session's TimeZone (timestamptz arithmetic with days follows it).
+-- `p_at` moved by `p_by` as PostgreSQL moves a timestamptz by an interval, but on the studio's
+-- clock instead of the session's: its days (and months) are the studio's calendar days (thirty
+-- days back is the same wall-clock time thirty dates back, 23 or 25 hours for a day across a
+-- clock change), its hours and minutes are elapsed time. No result depends on the session's
+-- TimeZone.
 CREATE FUNCTION studio_shift(p_at timestamptz, p_by interval)
 RETURNS timestamptz
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT ((p_at AT TIME ZONE st.time_zone) + p_by) AT TIME ZONE st.time_zone
+    SELECT CASE WHEN date_trunc('day', p_by) = interval '0' THEN p_at + p_by
+                ELSE ((p_at AT TIME ZONE st.time_zone) + date_trunc('day', p_by)) AT TIME ZONE st.time_zone
+                     + (p_by - date_trunc('day', p_by)) END
       FROM gym_booking.studio_settings AS st
 $$;
 

@@ -214,6 +214,50 @@ mod tests {
         );
     }
 
+    /// The DETAIL of ATH1's booking of `slot` through the client role, in a session whose
+    /// TimeZone is `zone`.
+    fn refusal_detail_in(zone: &str, slot: &str) -> String {
+        act_as(ATH1);
+        run(&format!("SET LOCAL TIME ZONE '{zone}'"));
+        run(
+            "CREATE OR REPLACE FUNCTION pg_temp.detail_of(stmt text) RETURNS text
+             LANGUAGE plpgsql AS $$
+             DECLARE d text;
+             BEGIN
+                 SET LOCAL ROLE authenticated;
+                 EXECUTE stmt;
+                 RESET ROLE;
+                 RETURN 'booked';
+             EXCEPTION WHEN OTHERS THEN
+                 GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+                 RETURN SQLSTATE || ': ' || d;
+             END $$",
+        );
+        value(&format!(
+            "SELECT pg_temp.detail_of('SELECT gym_booking.book_slot(''{slot}'')')"
+        ))
+        .unwrap_or_default()
+    }
+
+    #[pg_test]
+    fn booking_windows_count_the_studios_days_whatever_the_sessions_time_zone() {
+        // Berlin's clocks go forward on 2027-03-28: the day before a 07:00 class that morning
+        // is 07:00 on the 27th (CET), 23 hours earlier, not 24.
+        people();
+        setting("time_zone = 'Europe/Berlin', booking_opens_before = '1 day'");
+        run(&format!(
+            "INSERT INTO gym_booking.slots (id, trainer_id, start_at, capacity)
+             VALUES ('{S1}', '{TRAINER}', '2027-03-28 07:00 Europe/Berlin', 5)"
+        ));
+        for zone in ["UTC", "America/New_York", "Europe/Berlin", "Asia/Tokyo"] {
+            assert_eq!(
+                refusal_detail_in(zone, S1),
+                "44000: Booking opens at 2027-03-27 07:00 (Europe/Berlin).",
+                "in a session in {zone}"
+            );
+        }
+    }
+
     #[pg_test]
     fn an_athlete_holds_at_most_the_upcoming_bookings_the_studio_allows() {
         people();

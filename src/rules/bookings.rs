@@ -29,12 +29,20 @@ macro_rules! athlete_and_slot {
         concat!(
             "SELECT u.deleted_at IS NULL, u.role::text,
                     s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
-                    statement_timestamp() < s.start_at - st.booking_opens_before,
+                    statement_timestamp() < ",
+            studio_minus!("s.start_at", "st.booking_opens_before"),
+            ",
                     st.booking_closes_before > interval '0'
-                        AND statement_timestamp() >= s.start_at - st.booking_closes_before,
+                        AND statement_timestamp() >= ",
+            studio_minus!("s.start_at", "st.booking_closes_before"),
+            ",
                     st.max_upcoming_bookings,
-                    statement_timestamp()
-                        < s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window),
+                    statement_timestamp() < ",
+            studio_minus!(
+                "s.start_at",
+                "coalesce(st.waitlist_cutoff, st.cancellation_window)"
+            ),
+            ",
                     st.no_show_strike_limit IS NOT NULL
                FROM gym_booking.users AS u, gym_booking.slots AS s,
                     gym_booking.studio_settings AS st
@@ -116,13 +124,17 @@ static SLOT_TIMING_01: Sql = Sql {
 };
 
 static SLOT_TIMING: Sql = Sql {
-    text: "SELECT s.cancelled_at IS NOT NULL,
-                  statement_timestamp() > s.start_at - st.cancellation_window,
+    text: concat!(
+        "SELECT s.cancelled_at IS NOT NULL,
+                  statement_timestamp() > ",
+        studio_minus!("s.start_at", "st.cancellation_window"),
+        ",
                   s.end_at <= statement_timestamp(),
                   to_char(s.start_at AT TIME ZONE st.time_zone, 'YYYY-MM-DD HH24:MI')
                       || ' (' || st.time_zone || ')',
                   extract(epoch FROM st.cancellation_window)::bigint
-             FROM gym_booking.slots AS s, gym_booking.studio_settings AS st WHERE s.id = $1",
+             FROM gym_booking.slots AS s, gym_booking.studio_settings AS st WHERE s.id = $1"
+    ),
     args: &[pg_sys::UUIDOID],
 };
 

@@ -5,6 +5,34 @@
 //! turns the rule's [`Outcome`] into what PostgreSQL expects back, or raises the rule's
 //! refusal with its own SQLSTATE.
 
+/// SQL for `$at - $by` on the studio's clock (`st`: the studio_settings row in the query), as
+/// PostgreSQL subtracts an interval from a timestamptz but in the studio's time zone instead of
+/// the session's: the interval's days (and months) are the studio's calendar days, its hours
+/// and minutes elapsed time. "Booking opens 14 days before" means the same wall-clock time 14
+/// dates earlier in the studio, whatever the TimeZone of the session that books (DESIGN.md: no
+/// result depends on it). `sql/attendance.sql` has the same as `studio_shift()`.
+macro_rules! studio_minus {
+    ($at:literal, $by:literal) => {
+        concat!(
+            "(CASE WHEN date_trunc('day', ",
+            $by,
+            ") = interval '0' THEN ",
+            $at,
+            " - ",
+            $by,
+            " ELSE ((",
+            $at,
+            " AT TIME ZONE st.time_zone) - date_trunc('day', ",
+            $by,
+            ")) AT TIME ZONE st.time_zone - (",
+            $by,
+            " - date_trunc('day', ",
+            $by,
+            ")) END)"
+        )
+    };
+}
+
 pub mod attendance;
 pub mod audit;
 pub mod bookings;

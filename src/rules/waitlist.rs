@@ -35,20 +35,31 @@ pub struct Terms {
 }
 
 static TERMS: Sql = Sql {
-    text: "SELECT s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
-                  CASE WHEN statement_timestamp() < s.start_at - st.booking_opens_before
-                       THEN to_char((s.start_at - st.booking_opens_before) AT TIME ZONE st.time_zone,
-                                    'YYYY-MM-DD HH24:MI') || ' (' || st.time_zone || ')' END,
+    text: concat!(
+        "SELECT s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
+                  CASE WHEN statement_timestamp() < o.opens
+                       THEN to_char(o.opens AT TIME ZONE st.time_zone, 'YYYY-MM-DD HH24:MI')
+                            || ' (' || st.time_zone || ')' END,
                   CASE WHEN st.booking_closes_before > interval '0'
-                        AND statement_timestamp() >= s.start_at - st.booking_closes_before
-                       THEN to_char((s.start_at - st.booking_closes_before) AT TIME ZONE st.time_zone,
-                                    'YYYY-MM-DD HH24:MI') || ' (' || st.time_zone || ')' END,
+                        AND statement_timestamp() >= o.closes
+                       THEN to_char(o.closes AT TIME ZONE st.time_zone, 'YYYY-MM-DD HH24:MI')
+                            || ' (' || st.time_zone || ')' END,
                   st.max_upcoming_bookings,
-                  statement_timestamp()
-                      < s.start_at - coalesce(st.waitlist_cutoff, st.cancellation_window),
+                  statement_timestamp() < o.cutoff,
                   st.waitlist_enabled, st.waitlist_max
-             FROM gym_booking.slots AS s, gym_booking.studio_settings AS st
-            WHERE s.id = $1",
+             FROM gym_booking.slots AS s, gym_booking.studio_settings AS st,
+                  LATERAL (SELECT ",
+        studio_minus!("s.start_at", "st.booking_opens_before"),
+        " AS opens, ",
+        studio_minus!("s.start_at", "st.booking_closes_before"),
+        " AS closes, ",
+        studio_minus!(
+            "s.start_at",
+            "coalesce(st.waitlist_cutoff, st.cancellation_window)"
+        ),
+        " AS cutoff) AS o
+            WHERE s.id = $1"
+    ),
     args: &[pg_sys::UUIDOID],
 };
 
