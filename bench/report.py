@@ -19,6 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report_shapes  # noqa: E402  (bench/report_shapes.py: the studio shapes section)
 import report_week  # noqa: E402  (bench/report_week.py: release 0.2.0 against 0.1.3, the hot waitlist, waits)
+import report_attendance  # noqa: E402  (bench/report_attendance.py: 0.2.2's report queries and their plans)
 
 run_dir, out_dir = sys.argv[1], sys.argv[2]
 os.makedirs(out_dir, exist_ok=True)
@@ -624,6 +625,7 @@ else:
 wl_lines, wl_failed = report_week.waitlist_section(run, ratio, meta, run_dir, explain_block)
 L.extend(wl_lines)
 checks_failed.extend(wl_failed)
+checks_failed.extend(report_attendance.section(L, run, meta, run_dir, smoke))
 meta["_compare_dir"] = compare_dir or ""
 shape_lines, shape_failed = report_shapes.shapes_section(run_dir, meta)
 L.extend(shape_lines)

@@ -22,6 +22,9 @@
 #   7. completes the due bookings (complete_past_bookings), last on this data set; then, on a release
 #      with waitlists, the hot-slot cancellation with waitlist (bench/sql/waitlist.sql: full slots with
 #      athletes waiting, made for the scenario; its own profile run);
+#   7c. on a release with attendance (0.2.2), the report queries: one trainer's month and the studio's month of
+#      slot_report, trainer_report and athlete_report at the data set's history, one client, beside their floor,
+#      with EXPLAIN ANALYZE of each (bench/sql/explain_report.sql: is every table reached by index?);
 #   8. studio shapes (bench/shapes.sh): 1, 3 and 100 trainers, each at a small history and at ten
 #      times it, in databases of their own, with the PL/pgSQL baseline (bench/sql/plpgsql.sql)
 #      beside the extension and the floor, and EXPLAIN ANALYZE of the hot requests at both sizes;
@@ -456,6 +459,37 @@ if wanted hot_waitlist && [ "$has_waitlists" = t ]; then
     waits hot_waitlist.floor -T $((PERF_SECS + 3))
 elif wanted hot_waitlist; then
     say "no waitlists in this release ($version): the hot waitlist scenario is skipped"
+fi
+
+# 7c. the attendance reports (0.2.2), on a release with attendance: one trainer's month (as the trainer)
+# and the studio's month (as an app admin) of slot_report, trainer_report and athlete_report over the
+# loaded history (load.sql checked its completed bookings in), one client at a time (a report is one
+# person's request: its latency is the figure), each beside its floor (the same figures in plain SQL);
+# EXPLAIN ANALYZE of each report first (bench/sql/explain_report.sql), from which the report tells whether
+# every table is reached by index (bench/report_attendance.py)
+has_attendance=$(psql_ -d $DB -Atc "SELECT to_regclass('gym_booking.attendance') IS NOT NULL")
+kv has_attendance "$has_attendance"
+if { wanted report_trainer || wanted report_studio; } && [ "$has_attendance" = t ]; then
+    eval "$(psql_ -d $DB -F' ' -Atc "SELECT format('month_from=%s month_to=%s', (h - interval '31 days')::date,
+                                                  (h - interval '2 days')::date) FROM bench.params")"
+    kv report_month "$month_from..$month_to"
+    kv report_trainer "$(uuid 8000 5)"
+    psql_ -d $DB -F' ' -Atc "
+        SELECT 'report_marks=' || (SELECT count(*) FROM gym_booking.attendance),
+               'report_month_slots=' || (SELECT count(*) FROM gym_booking.slots
+                                          WHERE start_at >= '$month_from'::date AND start_at < '$month_to'::date + 1),
+               'report_month_bookings=' || (SELECT count(*) FROM gym_booking.bookings b JOIN gym_booking.slots s ON s.id = b.slot_id
+                                             WHERE s.start_at >= '$month_from'::date AND s.start_at < '$month_to'::date + 1)" |
+        tr ' ' '\n' >>"$meta"
+    say "attendance reports: EXPLAIN ANALYZE, then one trainer's month and the studio's month ($month_from..$month_to)"
+    psql_ -d $DB -v trainer="$(uuid 8000 5)" -v admin="$(uuid 8000 0)" -v month_from="$month_from" \
+        -v month_to="$month_to" -f "$BENCH/sql/explain_report.sql" 2>"$run_dir/explain_report.txt" >/dev/null ||
+        say "the report EXPLAIN script failed; see $run_dir/explain_report.txt"
+    RT=(-c 1 -j 1 -T "$(atleast1 $((SECS / ROUNDS)))" -D month_from="$month_from" -D month_to="$month_to")
+    alternate report_trainer.ext report_trainer.floor -- "${RT[@]}"
+    alternate report_studio.ext report_studio.floor -- "${RT[@]}"
+elif wanted report_trainer || wanted report_studio; then
+    say "no attendance in this release ($version): the report-query scenarios are skipped"
 fi
 
 # 8. studio shapes and history growth (issue 10): databases of their own -----------------------

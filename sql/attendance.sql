@@ -369,8 +369,11 @@ BEGIN
     END IF;
     SELECT * INTO a FROM gym_booking.attendance AS x WHERE x.booking_id = booking_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'booking % has no attendance mark', booking_id
-            USING ERRCODE = 'undefined_object';
+        IF EXISTS (SELECT FROM gym_booking.bookings AS x WHERE x.id = booking_id) THEN
+            RAISE EXCEPTION 'only a no-show is excused: this booking has no attendance mark'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RAISE EXCEPTION 'booking % not found', booking_id USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM FROM gym_booking.users AS u WHERE u.id = me AND u.id <> a.user_id FOR SHARE;
     PERFORM FROM gym_booking.users AS u WHERE u.id = a.user_id FOR NO KEY UPDATE;

@@ -117,6 +117,25 @@ SELECT 'slot', id, 'create', trainer_id, 'trainer',
        '{"db_role": "authenticated", "source": "client"}', created_at, trainer_id
   FROM gym_booking.slots;
 
+-- attendance (0.2.2 and later): every completed booking checked in by its slot's trainer ten
+-- minutes after the end, one in ten a no-show and one in fifty of those excused by the admin a day
+-- later; the two still-reserved ("due") bookings of each past slot stay unmarked. (No log rows for
+-- the marks: no scenario reads them.) The report-query scenario reads these marks.
+SELECT to_regclass('gym_booking.attendance') IS NOT NULL AS has_attendance \gset
+\if :has_attendance
+INSERT INTO gym_booking.attendance (booking_id, user_id, slot_id, trainer_id, mark, strike_at, marked_at, marked_by,
+                                    excused_at, excused_by)
+SELECT bk.id, bk.user_id, bk.slot_id, s.trainer_id,
+       (CASE WHEN b.n % 10 = 3 THEN 'no_show' ELSE 'attended' END)::gym_booking.attendance_mark,
+       s.start_at, s.end_at + interval '10 minutes', s.trainer_id,
+       CASE WHEN b.n % 50 = 3 THEN s.end_at + interval '1 day' END,
+       CASE WHEN b.n % 50 = 3 THEN bench.user_uuid(0) END
+  FROM b
+  JOIN gym_booking.bookings AS bk ON bk.id = bench.booking_uuid(b.n)
+  JOIN gym_booking.slots AS s ON s.id = bk.slot_id
+ WHERE bk.status = 'completed';
+\endif
+
 -- sequences the hot-booking scripts draw from (one per side, so both book the same slots)
 CREATE SEQUENCE bench.hot_seq MINVALUE 0 START 0;
 CREATE SEQUENCE bench.hot_seq_floor MINVALUE 0 START 0;

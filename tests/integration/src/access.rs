@@ -26,8 +26,9 @@ use crate::{postgrest_request, Caller, TestDb};
 /// The extension's tables, in the order the restore reloads them (foreign keys first): the
 /// seed's six, with release 0.2.1's series before the slots that are their occurrences
 /// (`slots.series_id`), then release 0.2.0's settings (one row), their history, waitlist
-/// entries and the event outbox, then 0.2.1's calendar tokens.
-pub const TABLES: [&str; 12] = [
+/// entries and the event outbox, then 0.2.1's calendar tokens, then 0.2.2's attendance marks
+/// (after the bookings they mark) and the auto no-show sweep's watermark (one row).
+pub const TABLES: [&str; 14] = [
     "users",
     "series",
     "slots",
@@ -40,6 +41,8 @@ pub const TABLES: [&str; 12] = [
     "waitlist_entries",
     "events",
     "calendar_tokens",
+    "attendance",
+    "attendance_sweep",
 ];
 
 /// The seed's fixed ids. Users: an app admin, trainers T and U, athletes A and B. Slots
@@ -242,6 +245,42 @@ UPDATE gym_booking.series SET made_until = made_until - 1 WHERE id = {SU};
 COMMIT;
 "#;
 
+/// Release 0.2.2's attendance, on top of the seed by [`Fixture::with_attendance`]: U's slot
+/// `UPAST` ended four hours ago (two places, A's booking `A@UPAST`) and B holds a place in T's
+/// `PAST` too (`B@PAST`), both loaded as a restore loads them; then, through the API inside
+/// both slots' attendance period (24 hours after the end, the default), T marks B a no-show
+/// (a strike, an event to B) and U marks A attended (an event to A). A's place in `PAST` stays
+/// unmarked.
+const ATTENDANCE: &[(&str, &str)] = &[
+    ("UPAST", "00000000-0000-4000-8000-000000000113"),
+    ("B@PAST", "00000000-0000-4000-8000-000000000213"),
+    ("A@UPAST", "00000000-0000-4000-8000-000000000214"),
+];
+
+const ATTENDANCE_SEED: &str = r#"
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO gym_booking.slots (id, trainer_id, start_at, end_at, duration_minutes, capacity) VALUES
+    ({UPAST}, {U}, date_trunc('minute', now()) - interval '5 hours',
+                   date_trunc('minute', now()) - interval '4 hours', 60, 2);
+INSERT INTO gym_booking.bookings (id, slot_id, user_id, status, status_changed_at) VALUES
+    ({B@PAST}, {PAST}, {B}, 'reserved', now() - interval '1 day'),
+    ({A@UPAST}, {UPAST}, {A}, 'reserved', now() - interval '1 day');
+COMMIT;
+
+BEGIN;
+SET LOCAL ROLE authenticated;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000002", "role": "authenticated"}';
+SELECT gym_booking.mark_attendance({B@PAST}, 'no_show');
+COMMIT;
+
+BEGIN;
+SET LOCAL ROLE authenticated;
+SET LOCAL request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000003", "role": "authenticated"}';
+SELECT gym_booking.mark_attendance({A@UPAST}, 'attended');
+COMMIT;
+"#;
+
 /// Labels of ids, for reading what a request returned.
 #[derive(Clone)]
 pub struct Labels(Vec<(String, String)>);
@@ -408,6 +447,18 @@ impl Fixture {
         }
         fixture.labels.add("A@ST.1", A_AT_ST1);
         fixture.extend(TIMETABLES_BEHIND);
+        fixture
+    }
+
+    /// The seed with release 0.2.2's attendance (see [`ATTENDANCE_SEED`]): `UPAST` (U's,
+    /// ended, `A@UPAST` marked attended by U) and `B@PAST` (marked a no-show by T) beside the
+    /// seed's unmarked `A@PAST`.
+    pub fn with_attendance(test_name: &str) -> Fixture {
+        let mut fixture = Fixture::new(test_name);
+        for (label, id) in ATTENDANCE {
+            fixture.labels.add(label, id);
+        }
+        fixture.extend(ATTENDANCE_SEED);
         fixture
     }
 

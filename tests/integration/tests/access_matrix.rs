@@ -25,6 +25,13 @@
 //! timetables' sweep; on the seed with two series (`Fixture::with_timetables`), so that a
 //! successful call shows what it made and a cancellation its cascade.
 //!
+//! Release 0.2.2 (DESIGN.md, "Attendance"): attendance marks (the athlete's own, the slot's
+//! trainer's, the gym's all; nobody writes them but the API), the auto no-show sweep's watermark
+//! (no client's) and who may mark, excuse, sweep, read rosters, suspensions and the reports; on
+//! the seed with two ended slots inside their attendance period (`Fixture::with_attendance`).
+//! `complete_past_bookings()` runs the sweep too: its watermark moves even with `auto_no_show`
+//! off.
+//!
 //! Reads assert WHICH rows the caller sees; writes assert success (with the rows returned and
 //! the tables changed) or the SQLSTATE of the refusal, and that a refused or hidden write
 //! changed nothing at all (an UPDATE/DELETE that row-level security hides affects 0 rows).
@@ -46,6 +53,10 @@ mod calendar;
 #[path = "access_matrix/timetable.rs"]
 mod timetable;
 
+/// Release 0.2.2's attendance marks, the sweep's watermark and the attendance API.
+#[path = "access_matrix/attendance.rs"]
+mod attendance;
+
 /// Refused by a grant or a policy.
 const DENIED: Expect = Refused("42501");
 /// Succeeds, sees or changes nothing.
@@ -63,6 +74,8 @@ const WAITLIST: &str = "waitlist_entries";
 const EVENTS: &str = "events";
 const SERIES: &str = "series";
 const CALENDAR_TOKENS: &str = "calendar_tokens";
+const ATTENDANCE: &str = "attendance";
+const SWEEP: &str = "attendance_sweep";
 
 /// The callers, in the order of each row's expectations.
 const CALLERS: [&str; 7] = ["anon", "A", "B", "T", "U", "ADM", "SRV"];
@@ -500,10 +513,12 @@ fn api() -> Vec<Line> {
             Rows(&["B@T1 reserved", "B@T2 cancelled", "B@U1 reserved", "B@T4 reserved"]),
             NOTHING, NOTHING, NOTHING, NOTHING,
         ]),
+        // (It runs the auto no-show sweep too: off by default, it marks nobody, but its
+        // watermark moves on.)
         checked("POST", "/rpc/complete_past_bookings", "SELECT gym_booking.complete_past_bookings()", [
             DENIED, DENIED, DENIED, DENIED, DENIED,
-            Writes(&["1"], &[BOOKINGS, HISTORY, LOGS]),
-            Writes(&["1"], &[BOOKINGS, HISTORY, LOGS]),
+            Writes(&["1"], &[BOOKINGS, HISTORY, LOGS, SWEEP]),
+            Writes(&["1"], &[BOOKINGS, HISTORY, LOGS, SWEEP]),
         ], "SELECT status = 'completed' AND auto_processed FROM gym_booking.bookings WHERE id = {A@PAST}"),
         checked("POST", "/rpc/delete_my_account", "SELECT gym_booking.delete_my_account()", [
             DENIED,
@@ -638,4 +653,16 @@ fn every_caller_on_calendar_tokens_and_feeds() {
     let mut lines = calendar::tables();
     lines.extend(calendar::api());
     run_matrix("access_matrix_calendar", lines);
+}
+
+#[test]
+fn every_caller_on_attendance_and_the_sweep() {
+    let name = "access_matrix_attendance_tables";
+    run_matrix_on(Fixture::with_attendance(name), name, attendance::tables());
+}
+
+#[test]
+fn every_caller_on_every_attendance_api_function() {
+    let name = "access_matrix_attendance_api";
+    run_matrix_on(Fixture::with_attendance(name), name, attendance::api());
 }

@@ -22,8 +22,17 @@
 //! Release 0.2.1: the calendar tokens' columns (nobody writes them), `calendar_token`,
 //! `revoke_calendar_token`, and `calendar_feed` with a token that is NULL, empty, a megabyte,
 //! of every odd character.
+//! Release 0.2.2: the attendance marks' and the sweep watermark's columns (nobody writes them:
+//! every case is a permission refusal), and the attendance API (`mark_attendance`,
+//! `excuse_no_show`, `record_no_shows`, `slot_roster`, `athlete_suspension` and the three
+//! reports) with NULL and edge arguments, dates at and past every edge, for every caller. Each
+//! answer's exact SQLSTATE, as SPEC.md names it, is `bad_input/attendance.rs`'.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Release 0.2.2's attendance API: every argument's edges, each with its exact SQLSTATE.
+#[path = "bad_input/attendance.rs"]
+mod attendance;
 
 use gym_booking_integration::access::TABLES;
 use gym_booking_integration::{contents, restore_plain_dump, Caller, TestDb};
@@ -425,6 +434,19 @@ fn base_row(table: &str, who: &Who, case: usize, pools: &Pools) -> Vec<(String, 
             ("user_id", format!("'{booker}'")),
             ("token_hash", "sha256('chosen'::bytea)".into()),
         ],
+        // 0.2.2: a mark of one's own booking, and the sweep's one row (nobody may write them).
+        "attendance" => vec![
+            (
+                "booking_id",
+                format!("'{}'", pools.bookings[case % pools.bookings.len()]),
+            ),
+            ("user_id", format!("'{booker}'")),
+            ("slot_id", format!("'{slot}'")),
+            ("trainer_id", format!("'{TRAINER}'")),
+            ("mark", "'attended'".into()),
+            ("strike_at", "now()".into()),
+        ],
+        "attendance_sweep" => vec![("id", "true".into()), ("swept_until", "now()".into())],
         other => panic!("no base row for {other}"),
     };
     row.into_iter()
@@ -693,6 +715,8 @@ fn api_and_claims(
         ));
     }
     calls.push("SELECT gym_booking.current_user_id(), gym_booking.active_user_id(), gym_booking.current_app_role()".into());
+    // Attendance (0.2.2): every function, every argument at its edges.
+    calls.extend(attendance::edge_calls(&pools.bookings[0], slot));
     for who in callers() {
         for call in &calls {
             let outcome = request(client, who.role, &who.claims, call);

@@ -16,6 +16,11 @@
 //! occurrences from the ones it moves.
 //! Release 0.2.1: calendar tokens (their hashes) come back, and a token opens the same feed
 //! in the restored database.
+//!
+//! Release 0.2.2: attendance marks (attended, no-shows, an excused one, the auto no-show
+//! sweep's), the sweep's watermark (the restored row, not the one CREATE EXTENSION makes) and
+//! a suspension come back: the suspended athlete is still refused, marks still change inside
+//! their period, and the sweep does not go back over what it had passed.
 
 use gym_booking_integration::{
     connect_to, contents, load_demo_data, postgrest_request, restore_plain_dump, run_tool,
@@ -23,6 +28,10 @@ use gym_booking_integration::{
 };
 use postgres::Client;
 use serde_json::json;
+
+/// Release 0.2.2: marks, excuses, the sweep's watermark, suspensions.
+#[path = "dump_restore/attendance.rs"]
+mod attendance;
 
 const ADMIN_CLAIMS: &str = r#"{"sub": "00000000-0000-4000-a000-000000000001"}"#;
 const ADMIN: &str = "00000000-0000-4000-a000-000000000001";
@@ -260,6 +269,7 @@ fn live_in(db: &TestDb) {
     let chen = others(&mut client, ALEX).remove(1);
     join(&mut client, &chen, W3);
     timetables_life(&mut client);
+    attendance::attendance_life(&mut client);
     deliver_some(&mut client);
     // Everything 0.2.0 keeps is there to dump.
     let lived: Vec<String> = client
@@ -727,6 +737,7 @@ fn plain_dump_restored_with_psql_brings_everything_back() {
     rules_still_hold(&target.name);
     studio_rules_still_hold(&target.name);
     timetables_still_run(&target.name);
+    attendance::attendance_still_holds(&source.name, &target.name);
 }
 
 #[test]
@@ -744,5 +755,6 @@ fn custom_dump_restored_with_pg_restore_brings_everything_back() {
     rules_still_hold(&target.name);
     studio_rules_still_hold(&target.name);
     timetables_still_run(&target.name);
+    attendance::attendance_still_holds(&source.name, &target.name);
     std::fs::remove_file(file).ok();
 }

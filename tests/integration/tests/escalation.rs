@@ -16,6 +16,10 @@
 //! Release 0.2.1 (README, "Timetables"): nobody writes or truncates series but the API, nobody
 //! points a slot at a series or moves an occurrence to another series or date, and only a
 //! series' trainer and the gym edit or cancel it.
+//!
+//! Release 0.2.2 (DESIGN.md, "Attendance"): nobody marks but a slot's trainer and the gym,
+//! nobody excuses but the gym, nobody writes, deletes or truncates a mark or moves the sweep's
+//! watermark but the API, and a trainer reads the roster and figures of their own slots only.
 
 use gym_booking_integration::access::{self, caller, run_all, Case, Expect, Fixture, GHOST};
 use gym_booking_integration::Caller;
@@ -34,6 +38,10 @@ mod timetable;
 /// The catalog behind every refusal (not a request).
 #[path = "escalation/catalog.rs"]
 mod catalog;
+
+/// Release 0.2.2: attendance marks, excuses, the sweep, rosters and reports.
+#[path = "escalation/attendance.rs"]
+mod attendance;
 
 const DENIED: Expect = Refused("42501");
 const NOTHING: Expect = Rows(&[]);
@@ -284,7 +292,7 @@ fn slots() -> Vec<Attempt> {
 /// waitlist entries and events, nor draws their numbers; nobody truncates.
 fn records() -> Vec<Attempt> {
     const WHO: [&str; 5] = ["anon", "A", "T", "ADM", "SRV"];
-    const WRITES: [(&str, &str, &str); 25] = [
+    const WRITES: [(&str, &str, &str); 30] = [
         ("POST", "/activity_logs",
          "INSERT INTO gym_booking.activity_logs (entity_type, entity_id, action, changed_fields)
           VALUES ('booking', {A@T1}, 'update', '{\"status\": {\"old\": \"reserved\", \"new\": \"completed\"}}')"),
@@ -323,8 +331,17 @@ fn records() -> Vec<Attempt> {
          "INSERT INTO gym_booking.calendar_tokens (user_id, token_hash) VALUES ({A}, sha256('mine'::bytea))"),
         ("PATCH", "/calendar_tokens", "UPDATE gym_booking.calendar_tokens SET token_hash = sha256('mine'::bytea)"),
         ("DELETE", "/calendar_tokens", "DELETE FROM gym_booking.calendar_tokens"),
+        // 0.2.2: nobody marks, excuses or forgives a no-show but through the API, nor moves the
+        // sweep's watermark (back, it would mark years of history; ahead, it would mark none).
+        ("POST", "/attendance",
+         "INSERT INTO gym_booking.attendance (booking_id, user_id, slot_id, trainer_id, mark, strike_at)
+          VALUES ({A@PAST}, {A}, {PAST}, {T}, 'no_show', now())"),
+        ("PATCH", "/attendance", "UPDATE gym_booking.attendance SET excused_at = now()"),
+        ("DELETE", "/attendance", "DELETE FROM gym_booking.attendance"),
+        ("PATCH", "/attendance_sweep", "UPDATE gym_booking.attendance_sweep SET swept_until = 'infinity'"),
+        ("POST", "/attendance_sweep", "INSERT INTO gym_booking.attendance_sweep (id, swept_until) VALUES (true, now())"),
     ];
-    const TRUNCATES: [&str; 12] = [
+    const TRUNCATES: [&str; 14] = [
         "TRUNCATE gym_booking.users CASCADE",
         "TRUNCATE gym_booking.series CASCADE",
         "TRUNCATE gym_booking.slots CASCADE",
@@ -337,6 +354,8 @@ fn records() -> Vec<Attempt> {
         "TRUNCATE gym_booking.waitlist_entries",
         "TRUNCATE gym_booking.events",
         "TRUNCATE gym_booking.calendar_tokens",
+        "TRUNCATE gym_booking.attendance",
+        "TRUNCATE gym_booking.attendance_sweep",
     ];
     let mut all = Vec::new();
     for who in WHO {
@@ -629,6 +648,12 @@ fn nobody_but_the_rules_writes_waitlists_events_and_settings() {
 fn series_are_their_trainers_and_the_gyms_through_the_api_only() {
     let name = "escalation_timetable";
     run_on(Fixture::with_timetables(name), name, timetable::attempts());
+}
+
+#[test]
+fn marks_are_their_trainers_and_excuses_the_gyms_through_the_api_only() {
+    let name = "escalation_attendance";
+    run_on(Fixture::with_attendance(name), name, attendance::attempts());
 }
 
 #[test]

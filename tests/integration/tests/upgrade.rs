@@ -13,6 +13,13 @@
 //! 0.2.1 adds series and the occurrence columns of slots: every slot the update finds is made
 //! on its own (no series), and a trainer of the updated database creates a weekly class whose
 //! occurrences are made at once.
+//!
+//! 0.2.2 adds attendance: the update invents no mark, and starts the auto no-show sweep's
+//! watermark at its own moment less the grace (as CREATE EXTENSION does), so switching
+//! `auto_no_show` on never marks the history before it; a trainer of the updated database marks
+//! a booking made before the update. From a release with waitlists, series and calendar tokens,
+//! the database lived in a little first (an athlete waiting, events claimed, a weekly class, a
+//! token): the update keeps all of it.
 
 use gym_booking_integration::{
     catalog, connect_to, contents_but, load_demo_data, postgrest_request, released_versions,
@@ -22,15 +29,37 @@ use postgres::Client;
 use serde_json::json;
 
 /// Columns an update adds to existing rows, empty in them: the rules' trainer copies (0.1.3)
-/// and an occurrence's series (0.2.1, NULL for every slot made before).
-const ADDED_COLUMNS: [(&str, &str); 6] = [
+/// and an occurrence's series (0.2.1, NULL for every slot made before); and the auto no-show
+/// sweep's watermark (0.2.2), which is the moment of the install or the update, checked apart.
+const ADDED_COLUMNS: [(&str, &str); 7] = [
     TRAINER_COPIES[0],
     TRAINER_COPIES[1],
     TRAINER_COPIES[2],
     ("slots", "series_id"),
     ("slots", "series_date"),
     ("slots", "series_fingerprint"),
+    ("attendance_sweep", "swept_until"),
 ];
+
+/// A class of Yuki's that ended an hour before the update (its attendance period runs on past
+/// it) and one that ended ten days before: both booked, loaded as a restore loads them.
+const ENDED: &str = "00000000-0000-4000-b000-0000000000e1";
+const OLD: &str = "00000000-0000-4000-b000-0000000000e2";
+const YUKI: &str = "00000000-0000-4000-a000-000000000013";
+const ENDED_CLASSES: &str = "
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO gym_booking.slots (id, trainer_id, start_at, end_at, duration_minutes, capacity) VALUES
+    ('00000000-0000-4000-b000-0000000000e1', '00000000-0000-4000-a000-000000000013',
+     date_trunc('minute', now()) - interval '2 hours', date_trunc('minute', now()) - interval '1 hour', 60, 4),
+    ('00000000-0000-4000-b000-0000000000e2', '00000000-0000-4000-a000-000000000013',
+     date_trunc('minute', now()) - interval '10 days 1 hour', date_trunc('minute', now()) - interval '10 days', 60, 4);
+INSERT INTO gym_booking.bookings (slot_id, user_id, status, status_changed_at)
+SELECT s.id, u.id, 'reserved', now() - interval '11 days'
+  FROM gym_booking.slots AS s, gym_booking.users AS u
+ WHERE s.id IN ('00000000-0000-4000-b000-0000000000e1', '00000000-0000-4000-b000-0000000000e2')
+   AND u.id IN ('00000000-0000-4000-a000-000000000101', '00000000-0000-4000-a000-000000000102');
+COMMIT;";
 
 /// Every release before 0.2.0: each must update to it.
 const RELEASES_BEFORE_0_2: [&str; 4] = ["0.1.0", "0.1.1", "0.1.2", "0.1.3"];
@@ -210,6 +239,141 @@ fn timetables_work(client: &mut Client, release: &str) {
     );
 }
 
+/// One PostgREST request as `id`, which must succeed.
+fn as_person(client: &mut Client, id: &str, sql: &str, what: &str) {
+    let caller = Caller::new(
+        "authenticated",
+        Some(json!({"sub": id, "role": "authenticated"})),
+    );
+    postgrest_request(client, &caller, "POST", "/rpc", |tx| tx.batch_execute(sql))
+        .unwrap_or_else(|e| panic!("{what}: {sql}: {e:?}"));
+}
+
+/// The old release lived in a little (whatever of it the release has), so that the update has
+/// every kind of row to keep: from 0.2.0, Fay waits for the last full one-to-one and the
+/// delivery worker claims and acknowledges events; from 0.2.1, Yuki runs a weekly class (a
+/// week ahead, at 09:00) and Fay has a calendar token.
+fn live_before_update(client: &mut Client, release: &str) {
+    const FAY: &str = "00000000-0000-4000-a000-000000000106";
+    if release >= "0.2.0" {
+        let full: String = client
+            .query_one(
+                "SELECT s.id::text FROM gym_booking.slots s
+                  WHERE s.capacity = 1 AND s.start_at > now() + interval '1 day'
+                    AND EXISTS (SELECT FROM gym_booking.bookings b
+                                 WHERE b.slot_id = s.id AND b.status = 'reserved')
+                    AND NOT EXISTS (SELECT FROM gym_booking.bookings b
+                                     WHERE b.slot_id = s.id AND b.user_id = $1::text::uuid)
+                  ORDER BY s.start_at DESC, s.id LIMIT 1",
+                &[&FAY],
+            )
+            .unwrap()
+            .get(0);
+        as_person(
+            client,
+            FAY,
+            &format!("SELECT gym_booking.join_waitlist('{full}')"),
+            &format!("under {release}"),
+        );
+        let worker = Caller::new("service_role", Some(json!({"role": "service_role"})));
+        postgrest_request(client, &worker, "POST", "/rpc/claim_events", |tx| {
+            tx.batch_execute(
+                "SELECT gym_booking.ack_events(ARRAY(SELECT id FROM gym_booking.claim_events(5)))",
+            )
+        })
+        .unwrap_or_else(|e| panic!("under {release}: the delivery worker: {e:?}"));
+    }
+    if release >= "0.2.1" {
+        as_person(
+            client,
+            YUKI,
+            "SELECT gym_booking.create_series(ARRAY[1, 3, 5], '09:00',
+                    (now() AT TIME ZONE 'UTC')::date + 8, (now() AT TIME ZONE 'UTC')::date + 21,
+                    capacity => 4, notes => 'Mobility')",
+            &format!("under {release}"),
+        );
+        as_person(
+            client,
+            FAY,
+            "SELECT gym_booking.calendar_token()",
+            &format!("under {release}"),
+        );
+    }
+}
+
+/// The updated database runs 0.2.2's attendance. The update's watermark is its own moment
+/// less the grace (`updated`: the server's clock just before and after the update). Yuki marks
+/// a booking made before the update; with no grace and `auto_no_show` on, the sweep marks the
+/// other booking of the class that ended an hour before the update (inside its grace then),
+/// and nothing of the one ten days older: the history before the update stays unmarked.
+fn attendance_works(client: &mut Client, release: &str, updated: (&str, &str)) {
+    let at_update: bool = client
+        .query_one(
+            "SELECT w.swept_until BETWEEN $1::text::timestamptz - st.attendance_grace
+                                      AND $2::text::timestamptz - st.attendance_grace
+                    AND (SELECT count(*) FROM gym_booking.attendance_sweep) = 1
+                    AND NOT EXISTS (SELECT FROM gym_booking.attendance)
+               FROM gym_booking.attendance_sweep w, gym_booking.studio_settings st",
+            &[&updated.0, &updated.1],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        at_update,
+        "after the update from {release}: the sweep's watermark is not the update's moment less the grace, or a mark was made"
+    );
+    let alex = "00000000-0000-4000-a000-000000000101";
+    as_person(
+        client,
+        YUKI,
+        &format!(
+            "SELECT gym_booking.mark_attendance(id, 'attended') FROM gym_booking.bookings
+              WHERE slot_id = '{ENDED}' AND user_id = '{alex}'"
+        ),
+        &format!("after the update from {release}: mark_attendance"),
+    );
+    let admin = "00000000-0000-4000-a000-000000000001";
+    as_person(
+        client,
+        admin,
+        "UPDATE gym_booking.studio_settings SET attendance_grace = '0', auto_no_show = true;
+         SELECT gym_booking.record_no_shows();
+         UPDATE gym_booking.studio_settings SET attendance_grace = DEFAULT, auto_no_show = DEFAULT;",
+        &format!("after the update from {release}: the sweep"),
+    );
+    let marks: Vec<String> = client
+        .query(
+            "SELECT CASE s.id WHEN $1::text::uuid THEN 'ended' WHEN $2::text::uuid THEN 'old' END
+                    || ' ' || u.first_name || ' ' || coalesce(a.mark::text, '-') || ' '
+                    || coalesce((SELECT m.first_name FROM gym_booking.users m WHERE m.id = a.marked_by),
+                                CASE WHEN a.booking_id IS NULL THEN '-' ELSE 'the system' END)
+                    || CASE WHEN a.booking_id IS NULL THEN ''
+                            ELSE ' ' || (a.strike_at = s.start_at AND a.trainer_id = s.trainer_id
+                                         AND a.user_id = b.user_id AND a.slot_id = s.id)::text END
+               FROM gym_booking.slots s
+               JOIN gym_booking.bookings b ON b.slot_id = s.id
+               JOIN gym_booking.users u ON u.id = b.user_id
+               LEFT JOIN gym_booking.attendance a ON a.booking_id = b.id
+              WHERE s.id IN ($1::text::uuid, $2::text::uuid)
+              ORDER BY 1",
+            &[&ENDED, &OLD],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            "ended Alex attended Yuki true",
+            "ended Bea no_show the system true",
+            "old Alex - -",
+            "old Bea - -",
+        ],
+        "after the update from {release}: the marks"
+    );
+}
+
 #[test]
 fn every_release_upgrades_to_the_current_version_like_a_fresh_install() {
     let fresh = TestDb::with_extension("upgrade_fresh");
@@ -239,7 +403,7 @@ fn every_release_upgrades_to_the_current_version_like_a_fresh_install() {
     let expected_catalog = catalog(&fresh.name);
     let expected_beyond = catalog_beyond(&fresh.name);
     let expected_settings = settings_row(&mut fresh.connect());
-    let fresh_contents = contents_but(&fresh.name, &[]);
+    let fresh_contents = contents_but(&fresh.name, &ADDED_COLUMNS);
 
     for release in releases {
         let db = TestDb::empty(&format!("upgrade_from_{}", release.replace('.', "_")));
@@ -250,15 +414,27 @@ fn every_release_upgrades_to_the_current_version_like_a_fresh_install() {
             ))
             .unwrap_or_else(|e| panic!("install {release}: {e}"));
         load_demo_data(&mut client);
+        client
+            .batch_execute(ENDED_CLASSES)
+            .unwrap_or_else(|e| panic!("ended classes under {release}: {e}"));
+        live_before_update(&mut client, &release);
         // The tables the release has (a newer one's read as absent).
         let before: Vec<_> = contents_but(&db.name, &ADDED_COLUMNS)
             .into_iter()
             .filter(|(_, rows, _)| *rows >= 0)
             .collect();
 
+        let clock = |client: &mut Client| -> String {
+            client
+                .query_one("SELECT clock_timestamp()::text", &[])
+                .unwrap()
+                .get(0)
+        };
+        let update_began = clock(&mut client);
         client
             .batch_execute("ALTER EXTENSION gym_booking UPDATE")
             .unwrap_or_else(|e| panic!("update from {release}: {e}"));
+        let update_ended = clock(&mut client);
         let version: String = client
             .query_one(
                 "SELECT extversion FROM pg_extension WHERE extname = 'gym_booking'",
@@ -360,6 +536,9 @@ fn every_release_upgrades_to_the_current_version_like_a_fresh_install() {
         }
         if current.as_str() >= "0.2.1" {
             timetables_work(&mut client, &release);
+        }
+        if current.as_str() >= "0.2.2" {
+            attendance_works(&mut client, &release, (&update_began, &update_ended));
         }
 
         // The updated database keeps working under the rules.

@@ -16,6 +16,12 @@
 //! From 0.2.1 on, a trainer joins them in the new release: creates a weekly class, edits it
 //! and now and then cancels it. Afterwards every series has its two occurrences, as the
 //! series says they are (cancelled with it when it is).
+//!
+//! From 0.2.2 on, the trainer also checks in, again and again, the athletes of a class that
+//! ended an hour before the update (booked before it), reading its roster and report, while the
+//! back office completes bookings and runs the auto no-show sweep. Afterwards every mark is
+//! its booking's (athlete, slot, trainer, strike at the start), on a booking that holds a place,
+//! each new no-show with its event; and marks were made.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -243,6 +249,150 @@ fn timetable_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mut
     }
 }
 
+/// Yuki's class that ended an hour before the update, every athlete of the demo booked in it
+/// (loaded as a restore loads it: no client books the past).
+const ENDED: &str = "00000000-0000-4000-b000-0000000000e1";
+
+fn ended_class(admin: &mut Client) {
+    admin
+        .batch_execute(&format!(
+            "BEGIN;
+             SET LOCAL session_replication_role = replica;
+             INSERT INTO gym_booking.slots (id, trainer_id, start_at, end_at, duration_minutes, capacity)
+             VALUES ('{ENDED}', '{YUKI}', date_trunc('minute', now()) - interval '2 hours',
+                     date_trunc('minute', now()) - interval '1 hour', 60, 8);
+             INSERT INTO gym_booking.bookings (slot_id, user_id, status, status_changed_at)
+             SELECT '{ENDED}', id, 'reserved', now() - interval '1 day' FROM gym_booking.users
+              WHERE role = 'athlete';
+             COMMIT;"
+        ))
+        .expect("the ended class");
+}
+
+/// The new release's check-in: Yuki marks an athlete of the ended class attended or a no-show
+/// (a change of mark, or the same again), reads its roster and her report, over and over,
+/// once the new release is in.
+fn attendance_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mutex<Outcomes>) {
+    let mut client = TestDb {
+        name: db.to_string(),
+    }
+    .connect();
+    let trainer = Caller::new(
+        "authenticated",
+        Some(json!({"sub": YUKI, "role": "authenticated"})),
+    );
+    let mut rng = XorShift::new(14);
+    while !stop.load(Ordering::Acquire) {
+        if !upgraded.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        let athlete = ATHLETES[rng.below(ATHLETES.len() as u64) as usize];
+        let mark = if rng.below(2) == 0 {
+            "attended"
+        } else {
+            "no_show"
+        };
+        let marked = postgrest_request(
+            &mut client,
+            &trainer,
+            "POST",
+            "/rpc/mark_attendance",
+            |tx| {
+                tx.execute(
+                "SELECT gym_booking.mark_attendance(id, $3::text::gym_booking.attendance_mark)
+                   FROM gym_booking.bookings WHERE slot_id = $1::text::uuid AND user_id = $2::text::uuid",
+                &[&ENDED, &athlete, &mark],
+            )
+            },
+        );
+        seen.lock().unwrap().note(&marked);
+        let read = postgrest_request(&mut client, &trainer, "GET", "/rpc/slot_roster", |tx| {
+            tx.query(
+                "SELECT * FROM gym_booking.slot_roster($1::text::uuid)",
+                &[&ENDED],
+            )?;
+            tx.query(
+                "SELECT * FROM gym_booking.slot_report((now() AT TIME ZONE 'UTC')::date - 1,
+                                                       (now() AT TIME ZONE 'UTC')::date + 1)",
+                &[],
+            )
+        });
+        seen.lock().unwrap().note(&read);
+    }
+}
+
+/// The back office's rounds in the new release: completes ended bookings and runs the auto
+/// no-show sweep (both the background worker's work), over and over.
+fn sweep_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mutex<Outcomes>) {
+    let mut client = TestDb {
+        name: db.to_string(),
+    }
+    .connect();
+    let worker = Caller::new("service_role", Some(json!({"role": "service_role"})));
+    while !stop.load(Ordering::Acquire) {
+        if !upgraded.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        for sql in [
+            "SELECT gym_booking.complete_past_bookings(2)",
+            "SELECT gym_booking.record_no_shows(50)",
+        ] {
+            let outcome = postgrest_request(&mut client, &worker, "POST", "/rpc", |tx| {
+                tx.execute(sql, &[])
+            });
+            seen.lock().unwrap().note(&outcome);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What must hold after the check-in rounds (from 0.2.2 on); each broken rule with its rows.
+fn attendance_invariants(admin: &mut Client) -> Vec<String> {
+    let checks = [
+        (
+            "no mark was made after the update",
+            "SELECT 'none' WHERE NOT EXISTS (SELECT FROM gym_booking.attendance)",
+        ),
+        (
+            "marks that are not their booking's",
+            "SELECT a.booking_id::text FROM gym_booking.attendance a
+               JOIN gym_booking.bookings b ON b.id = a.booking_id
+               JOIN gym_booking.slots s ON s.id = b.slot_id
+              WHERE a.user_id <> b.user_id OR a.slot_id <> s.id OR a.strike_at <> s.start_at
+                 OR a.trainer_id IS DISTINCT FROM s.trainer_id OR b.status = 'cancelled'",
+        ),
+        (
+            "no-shows without their event",
+            "SELECT a.booking_id::text FROM gym_booking.attendance a
+              WHERE a.mark = 'no_show' AND NOT EXISTS (
+                    SELECT FROM gym_booking.events e
+                     WHERE e.booking_id = a.booking_id AND e.kind = 'no_show_recorded')",
+        ),
+        (
+            "marks without their log row",
+            "SELECT a.booking_id::text FROM gym_booking.attendance a
+              WHERE NOT EXISTS (SELECT FROM gym_booking.activity_logs l
+                                 WHERE l.entity_id = a.booking_id
+                                   AND l.changed_fields -> 'attendance' ->> 'new' = a.mark::text)",
+        ),
+    ];
+    let mut broken = Vec::new();
+    for (what, sql) in checks {
+        let rows: Vec<String> = admin
+            .query(sql, &[])
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"))
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !rows.is_empty() {
+            broken.push(format!("{what}: {rows:?}"));
+        }
+    }
+    broken
+}
+
 /// What must hold after the timetable rounds (from 0.2.1 on); each broken rule with the rows
 /// that break it. A series the trainer made exists at all, or the rounds proved nothing.
 fn timetable_invariants(admin: &mut Client) -> Vec<String> {
@@ -361,6 +511,7 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
     let current = extversion(&mut fresh);
     let studio = current.as_str() >= "0.2.0";
     let timetables = current.as_str() >= "0.2.1";
+    let attendance = current.as_str() >= "0.2.2";
     let fresh_settings: String = if studio {
         fresh
             .query_one(
@@ -392,6 +543,9 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
                 ))
                 .unwrap_or_else(|e| panic!("install {release}: {e}"));
             load_demo_data(&mut admin);
+            if attendance {
+                ended_class(&mut admin);
+            }
             let slots: Vec<String> = admin
                 .query(
                     "SELECT id::text FROM gym_booking.slots
@@ -440,6 +594,11 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
                 if timetables {
                     let (stop, seen, name, upgraded) = (&stop, &seen, &db.name, &in_new_release);
                     s.spawn(move || timetable_loop(name, upgraded, stop, seen));
+                }
+                if attendance {
+                    let (stop, seen, name, upgraded) = (&stop, &seen, &db.name, &in_new_release);
+                    s.spawn(move || attendance_loop(name, upgraded, stop, seen));
+                    s.spawn(move || sweep_loop(name, upgraded, stop, seen));
                 }
                 // The load runs before, during and after the upgrade.
                 thread::sleep(Duration::from_millis(400));
@@ -501,6 +660,11 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
             }
             if timetables {
                 for broken in timetable_invariants(&mut admin) {
+                    failures.push(format!("{release} round {round}: {broken}"));
+                }
+            }
+            if attendance {
+                for broken in attendance_invariants(&mut admin) {
                     failures.push(format!("{release} round {round}: {broken}"));
                 }
             }
