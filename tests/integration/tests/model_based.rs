@@ -37,6 +37,12 @@
 //! compared after each step. Timetable functions read `statement_timestamp()`: each call
 //! returns its own, and the model predicts from it.
 //!
+//! Attendance (0.2.2, `model_based/attendance.rs`, `attendance_run.rs`): check-in by the
+//! session's trainer or the gym inside the attendance period, changed marks, excuses, the
+//! auto no-show sweep and its watermark, strikes and suspensions (computed by the model from
+//! its own marks and the settings: 28000 for a suspended athlete's booking, re-activation or
+//! join, the gym exempt, promotions skipping them), and the roster; compared after each step.
+//!
 //! Accounts get deleted along the way and stay actors, with their tokens. Time is real: slots
 //! are created 30-90 minutes ahead (around the cancellation window, the waitlist cutoff and
 //! the closing of booking) and days ahead (around the opening of booking; `create_slot` refuses
@@ -90,7 +96,7 @@
 //! and the last steps.
 //!
 //! Runs: the test runs seeds 1, 2 and 3 for 1500 steps each, as many side by side as there are
-//! cores, each in its own database (`it_model_<seed>`): about 15-25 s per seed on two cores.
+//! cores, each in its own database (`it_model_<seed>`): about 20-40 s per seed on two cores.
 //! A step costs more as the data grows (about 40 ms at 8000 steps). A longer run is one
 //! command:
 //!
@@ -114,6 +120,12 @@ use postgres::{Client, Statement, Transaction};
 use serde_json::json;
 
 // The model and its predictions, the checks, and the run, each in a file of its own.
+#[path = "model_based/attendance.rs"]
+mod attendance;
+#[path = "model_based/attendance_checks.rs"]
+mod attendance_checks;
+#[path = "model_based/attendance_run.rs"]
+mod attendance_run;
 #[path = "model_based/checks.rs"]
 mod checks;
 #[path = "model_based/choose.rs"]
@@ -156,6 +168,8 @@ const WEEK_WEIGHT: u64 = 160;
 /// The draws that choose an operation on timetables, or one on an occurrence
 /// (`choose_series`).
 const SERIES_WEIGHT: u64 = 110;
+/// The draws that choose an operation on attendance (`choose_attendance`).
+const ATTENDANCE_WEIGHT: u64 = 200;
 /// `timetable_horizon` at the start of a run, in days: a few weeks of occurrences per series
 /// keep the slots few (each step reads them all).
 const START_HORIZON_DAYS: i64 = 14;
@@ -354,6 +368,13 @@ enum Obs {
     },
     /// What `edit_series` says of each occurrence: "slot date start outcome", in its order.
     Outcomes(Vec<String>),
+    /// An attendance row `mark_attendance` / `excuse_no_show` returned (marked_by's id).
+    Mark {
+        booking: String,
+        mark: String,
+        excused: bool,
+        by: Option<String>,
+    },
 }
 
 /// The id of a row the request creates, in an expected `Obs`: any id the model does not know.
@@ -450,6 +471,8 @@ enum Effect {
     },
     Complete {
         bookings: Vec<usize>,
+        /// The auto no-show sweep the completion runs.
+        sweep: attendance::Sweep,
     },
     Capacity {
         slot: usize,
@@ -522,6 +545,7 @@ enum Effect {
     Horizon {
         days: i64,
     },
+    Attendance(attendance::AttEffect),
 }
 
 /// Statements the grants refuse whoever (of the client roles) runs them.
@@ -582,9 +606,11 @@ struct Model {
     series: Vec<Series>,
     /// `timetable_horizon`, in days.
     horizon_days: i64,
-    /// `statement_timestamp()` of the current request's call of a timetable function (µs):
-    /// what it reads the date and the time by.
+    /// `statement_timestamp()` of the current request's call of a timetable or attendance
+    /// function (µs): what it reads the date and the time by.
     stmt_now: Option<i64>,
+    /// Attendance (0.2.2): marks and the sweep's watermark.
+    att: attendance::AttState,
 }
 
 /// The checks' statements, prepared once per run.
@@ -600,6 +626,7 @@ struct Checks {
     settings: Statement,
     events: Statement,
     series: Statement,
+    att: attendance_checks::AttChecks,
 }
 
 struct Run {

@@ -179,7 +179,11 @@ SELECT concat_ws(' | ',
          (SELECT count(*) || ' settings history, xmin ' || coalesce(max(t.xmin::text::int8), 0)
             FROM gym_booking.studio_settings_history AS t),
          (SELECT count(*) || ' series, xmin ' || coalesce(max(t.xmin::text::int8), 0)
-            FROM gym_booking.series AS t)),
+            FROM gym_booking.series AS t),
+         (SELECT count(*) || ' attendance, xmin ' || coalesce(max(t.xmin::text::int8), 0)
+            FROM gym_booking.attendance AS t),
+         (SELECT count(*) || ' sweep, xmin ' || coalesce(max(t.xmin::text::int8), 0)
+            FROM gym_booking.attendance_sweep AS t)),
        (SELECT coalesce(max(created_at)::text, '-infinity') FROM gym_booking.activity_logs)";
 
 impl Checks {
@@ -210,6 +214,7 @@ impl Checks {
             settings: client.prepare(week_checks::SETTINGS)?,
             events: client.prepare(week_checks::EVENTS)?,
             series: client.prepare(&series_run::series_query())?,
+            att: attendance_checks::AttChecks::prepare(client)?,
         })
     }
 }

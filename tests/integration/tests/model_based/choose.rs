@@ -5,8 +5,13 @@ use super::*;
 impl Run {
     pub(crate) fn choose(&mut self) -> Op {
         // 0..1000: the operations of 0.1; from 1000 on, those of 0.2.0 (`choose_week`).
-        let r = self.rng.below(1000 + WEEK_WEIGHT + SERIES_WEIGHT);
+        let r = self
+            .rng
+            .below(1000 + WEEK_WEIGHT + SERIES_WEIGHT + ATTENDANCE_WEIGHT);
         match r {
+            1000.. if r >= 1000 + WEEK_WEIGHT + SERIES_WEIGHT => {
+                self.choose_attendance(r - 1000 - WEEK_WEIGHT - SERIES_WEIGHT)
+            }
             1000.. if r >= 1000 + WEEK_WEIGHT => self.choose_series(r - 1000 - WEEK_WEIGHT),
             1000.. => self.choose_week(r - 1000),
             // Book a slot.

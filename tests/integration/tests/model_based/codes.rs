@@ -22,8 +22,12 @@ pub const CLOSED: &str = "22000";
 pub const LIMIT: &str = "21000";
 /// Waitlists switched off (feature_not_supported).
 pub const WAITLIST_OFF: &str = "0A000";
+// Refusals of 0.2.2 (attendance).
+/// Suspended from booking and joining after repeated no-shows
+/// (invalid_authorization_specification).
+pub const SUSPENDED: &str = "28000";
 /// Every SQLSTATE a refusal may have; anything else (XX000, 40P01, ...) is a bug.
-pub const DOCUMENTED: [&str; 16] = [
+pub const DOCUMENTED: [&str; 17] = [
     FULL,
     TOO_LATE,
     NOT_BOOKABLE,
@@ -40,4 +44,5 @@ pub const DOCUMENTED: [&str; 16] = [
     LIMIT,
     WAITLIST_OFF,
     NULL_ARG,
+    SUSPENDED,
 ];

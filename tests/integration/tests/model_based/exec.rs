@@ -38,6 +38,9 @@ impl Run {
         if let Some(sent) = self.exec_series(op) {
             return sent;
         }
+        if let Some(sent) = self.exec_attendance(op) {
+            return sent;
+        }
         let who = op.who();
         let slot_id = |m: &Model, s: &SlotRef| match s {
             SlotRef::Known(i) => m.slots[*i].id.clone(),
@@ -117,13 +120,19 @@ impl Run {
                 Ok(Obs::List(rows.iter().map(|r| r.get(0)).collect()))
             }),
             Op::CompletePast { max_rows, .. } => {
-                self.call(&who, "POST", "/rpc/complete_past_bookings", |tx| {
-                    tx.query_one(
-                        "SELECT gym_booking.complete_past_bookings($1::int4)",
+                // Its statement's time: the auto no-show sweep it runs reads it (0.2.2).
+                let mut stmt = None;
+                let sent = self.call(&who, "POST", "/rpc/complete_past_bookings", |tx| {
+                    let row = tx.query_one(
+                        "SELECT (extract(epoch FROM statement_timestamp()) * 1000000)::int8,
+                                gym_booking.complete_past_bookings($1::int4)",
                         &[max_rows],
-                    )
-                    .map(|r| Obs::Count(r.get(0)))
-                })
+                    )?;
+                    stmt = Some(row.get(0));
+                    Ok(Obs::Count(row.get(1)))
+                });
+                self.model.stmt_now = stmt;
+                sent
             }
             Op::DeleteMyAccount { .. } => {
                 self.call(&who, "POST", "/rpc/delete_my_account", |tx| {
@@ -381,6 +390,14 @@ impl Run {
             | Op::CancelSeries { .. }
             | Op::ExtendTimetables { .. }
             | Op::SetHorizon { .. } => unreachable!("sent by exec_series"),
+            Op::MarkAttendance { .. }
+            | Op::ExcuseNoShow { .. }
+            | Op::RecordNoShows { .. }
+            | Op::Roster { .. }
+            | Op::Suspension { .. }
+            | Op::ReadAttendance { .. }
+            | Op::RestoreSweep { .. }
+            | Op::Reassign { .. } => unreachable!("sent by exec_attendance"),
             Op::Directory => self.call(&who, "GET", "/trainer_directory", |tx| {
                 let rows = tx.query(
                     "SELECT trainer_id::text || ' ' || display_name FROM gym_booking.trainer_directory
@@ -661,6 +678,7 @@ impl Run {
         }
         self.invariants()?;
         self.compare()?;
+        self.check_attendance()?;
         self.check_week()?;
         self.check_series()?;
         self.fingerprint = fingerprint;

@@ -13,6 +13,9 @@ impl Model {
         if let Some(expect) = self.expect_series(op, now) {
             return expect;
         }
+        if let Some(expect) = self.expect_attendance(op, now) {
+            return expect;
+        }
         match op {
             Op::Book { who, slot } => {
                 if let Some(code) = self.api_gate(who, true) {
@@ -230,13 +233,17 @@ impl Model {
                     .collect();
                 due.sort();
                 due.truncate(*max_rows as usize);
-                if due.is_empty() {
+                // The completion runs the auto no-show sweep too (0.2.2), as many rows, at its statement's
+                // time.
+                let sweep = self.sweep_plan(i64::from(*max_rows), self.stmt_now.unwrap_or(now));
+                if due.is_empty() && !sweep.changes(self) {
                     return Same(Obs::Count(0));
                 }
                 Change(
                     Obs::Count(due.len() as i64),
                     Effect::Complete {
                         bookings: due.into_iter().map(|d| d.2).collect(),
+                        sweep,
                     },
                 )
             }
@@ -556,6 +563,14 @@ impl Model {
             | Op::CancelSeries { .. }
             | Op::ExtendTimetables { .. }
             | Op::SetHorizon { .. } => unreachable!("answered by expect_series"),
+            Op::MarkAttendance { .. }
+            | Op::ExcuseNoShow { .. }
+            | Op::RecordNoShows { .. }
+            | Op::Roster { .. }
+            | Op::Suspension { .. }
+            | Op::ReadAttendance { .. }
+            | Op::RestoreSweep { .. }
+            | Op::Reassign { .. } => unreachable!("answered by expect_attendance"),
             Op::LoadPast {
                 trainer,
                 start_s,

@@ -314,10 +314,12 @@ impl Model {
                 gone: false,
             }),
             Effect::DeleteUser { user } => self.delete_user(user, now),
-            Effect::Complete { bookings } => {
+            Effect::Complete { bookings, sweep } => {
                 for b in bookings {
                     self.set_status(b, Status::Completed, true);
                 }
+                let stmt = self.stmt_now.unwrap_or(now);
+                self.apply_sweep(sweep, stmt);
             }
             Effect::Capacity { slot, capacity } => {
                 let raised = capacity > self.slots[slot].capacity;
@@ -404,6 +406,7 @@ impl Model {
             | Effect::CancelSeries { .. }
             | Effect::Extend { .. }
             | Effect::Horizon { .. } => unreachable!("applied by apply_series"),
+            Effect::Attendance(effect) => self.apply_attendance(effect, now),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Every operation the model knows: what a client may send, and its name in the tallies.
 
 use super::*;
+use attendance::Mark;
 use chrono::NaiveDate;
 use series::{Edit, Ref};
 
@@ -205,6 +206,46 @@ pub(crate) enum Op {
         who: Who,
         days: i64,
     },
+    /// POST /rpc/mark_attendance (0.2.2); None: that argument NULL.
+    MarkAttendance {
+        who: Who,
+        booking: Option<BookingRef>,
+        mark: Option<Mark>,
+    },
+    /// POST /rpc/excuse_no_show
+    ExcuseNoShow {
+        who: Who,
+        booking: BookingRef,
+    },
+    /// POST /rpc/record_no_shows
+    RecordNoShows {
+        who: Who,
+        max_rows: i32,
+    },
+    /// GET /rpc/slot_roster
+    Roster {
+        who: Who,
+        slot: SlotRef,
+    },
+    /// GET /rpc/athlete_suspension; None: no argument (the caller's own).
+    Suspension {
+        who: Who,
+        user: Option<Ref>,
+    },
+    /// GET /attendance (how many rows the caller sees)
+    ReadAttendance {
+        who: Who,
+    },
+    /// The DBA restores the sweep's watermark from an older dump: `minutes` before now.
+    RestoreSweep {
+        minutes: i64,
+    },
+    /// PATCH /slots?id=eq.… {"trainer_id": …}: a session handed to another trainer.
+    Reassign {
+        who: Who,
+        slot: usize,
+        trainer: usize,
+    },
 }
 
 impl Op {
@@ -247,6 +288,14 @@ impl Op {
             Op::CancelSeries { .. } => "cancel_series",
             Op::ExtendTimetables { .. } => "extend_timetables",
             Op::SetHorizon { .. } => "PATCH studio_settings.timetable_horizon",
+            Op::MarkAttendance { .. } => "mark_attendance",
+            Op::ExcuseNoShow { .. } => "excuse_no_show",
+            Op::RecordNoShows { .. } => "record_no_shows",
+            Op::Roster { .. } => "slot_roster",
+            Op::Suspension { .. } => "athlete_suspension",
+            Op::ReadAttendance { .. } => "GET attendance",
+            Op::RestoreSweep { .. } => "DBA restores the sweep's watermark",
+            Op::Reassign { .. } => "PATCH slots.trainer_id",
         }
     }
 
@@ -286,9 +335,16 @@ impl Op {
             | Op::EditSeries { who, .. }
             | Op::CancelSeries { who, .. }
             | Op::ExtendTimetables { who }
-            | Op::SetHorizon { who, .. } => who.clone(),
+            | Op::SetHorizon { who, .. }
+            | Op::MarkAttendance { who, .. }
+            | Op::ExcuseNoShow { who, .. }
+            | Op::RecordNoShows { who, .. }
+            | Op::Roster { who, .. }
+            | Op::Suspension { who, .. }
+            | Op::ReadAttendance { who }
+            | Op::Reassign { who, .. } => who.clone(),
             Op::Directory => Who::Anon,
-            Op::LoadPast { .. } => Who::Dba,
+            Op::LoadPast { .. } | Op::RestoreSweep { .. } => Who::Dba,
         }
     }
 }

@@ -33,6 +33,7 @@ impl Run {
                 series: Vec::new(),
                 horizon_days: START_HORIZON_DAYS,
                 stmt_now: None,
+                att: attendance::AttState::default(),
             },
             now: 0,
             fingerprint: String::new(),
@@ -43,6 +44,7 @@ impl Run {
         };
         run.check_local_time();
         run.seed_data();
+        run.start_attendance();
         run.start_week();
         let (fingerprint, mark) = run.fingerprint();
         run.fingerprint = fingerprint;
@@ -554,6 +556,7 @@ impl Run {
             parts.push(self.slot_label(s));
         }
         parts.extend(self.describe_series(op));
+        parts.extend(self.describe_attendance(op));
         if let Some(b) = booking {
             parts.push(self.booking_label(b));
         }

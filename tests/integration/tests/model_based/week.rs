@@ -16,6 +16,14 @@ pub(crate) struct Settings {
     pub(crate) waitlist_max: Option<i64>,
     /// NULL: the cancellation window.
     pub(crate) waitlist_cutoff: Option<i64>,
+    /// Attendance (0.2.2, `model_based/attendance.rs`): how long after a slot's end it may
+    /// still be marked, and the sweep's switch.
+    pub(crate) attendance_grace: i64,
+    pub(crate) auto_no_show: bool,
+    /// NULL: strikes never suspend.
+    pub(crate) strike_limit: Option<i64>,
+    pub(crate) strike_window: i64,
+    pub(crate) suspension: i64,
 }
 
 impl Default for Settings {
@@ -29,6 +37,11 @@ impl Default for Settings {
             waitlist_enabled: true,
             waitlist_max: None,
             waitlist_cutoff: None,
+            attendance_grace: 24 * 60 * MINUTE,
+            auto_no_show: false,
+            strike_limit: None,
+            strike_window: 30 * DAY,
+            suspension: 7 * DAY,
         }
     }
 }
@@ -43,6 +56,11 @@ pub(crate) enum Setting {
     WaitlistEnabled,
     WaitlistMax,
     WaitlistCutoff,
+    AttendanceGrace,
+    AutoNoShow,
+    StrikeLimit,
+    StrikeWindow,
+    Suspension,
 }
 
 /// A waitlist entry's state (`waitlist_state`).
@@ -280,6 +298,7 @@ impl Model {
     pub(crate) fn eligible(&self, user: usize, slot: usize, now: i64) -> bool {
         !self.users[user].deleted
             && self.users[user].role != Role::Trainer
+            && !self.suspended(user, now)
             && self.window_open(slot, now)
             && self
                 .settings
@@ -322,6 +341,12 @@ impl Model {
             return Some(Expect::Refused(NOT_BOOKABLE));
         }
         let exempt = self.gym(who);
+        // Suspended after repeated no-shows (0.2.2), the gym exempt.
+        if !exempt {
+            if let Some(refusal) = self.suspension_refusal(user, now) {
+                return Some(refusal);
+            }
+        }
         if !exempt {
             if let Some(refusal) = self.window_refusal(slot, now) {
                 return Some(refusal);
@@ -371,8 +396,12 @@ impl Model {
             if !self.has_room(slot) {
                 break;
             }
-            if self.eligible(self.entries[e].user, slot, now) {
+            let user = self.entries[e].user;
+            if self.eligible(user, slot, now) {
                 self.promote_entry(e);
+            } else if self.suspended(user, now) {
+                // (Counted for the run's summary: the suspension's part of promotions.)
+                self.att.skipped_suspended += 1;
             }
         }
     }

@@ -109,6 +109,8 @@ SELECT format('slot %s has %s free place(s) while athlete %s waits (entry %s, qu
               JOIN gym_booking.slots AS s2 ON s2.id = b.slot_id
              WHERE b.user_id = w.user_id AND b.status = 'reserved'
                AND s2.start_at > statement_timestamp()) < st.max_upcoming_bookings)
+   -- A suspended athlete keeps their place, and no place is held for them (0.2.2).
+   AND (SELECT a.suspended_until FROM gym_booking.athlete_suspension(w.user_id) AS a) IS NULL
 ";
 
 pub(crate) const ENTRIES: &str = "
@@ -122,7 +124,10 @@ SELECT (extract(epoch FROM cancellation_window) * 1000000)::int8,
        max_upcoming_bookings::int8, waitlist_enabled, waitlist_max::int8,
        (extract(epoch FROM waitlist_cutoff) * 1000000)::int8,
        (SELECT count(*) FROM gym_booking.studio_settings_history),
-       (SELECT count(*) FROM gym_booking.studio_settings)
+       (SELECT count(*) FROM gym_booking.studio_settings),
+       (extract(epoch FROM attendance_grace) * 1000000)::int8, auto_no_show,
+       no_show_strike_limit::int8, (extract(epoch FROM strike_window) * 1000000)::int8,
+       (extract(epoch FROM suspension) * 1000000)::int8
   FROM gym_booking.studio_settings";
 
 pub(crate) const EVENTS: &str = "
@@ -131,10 +136,13 @@ SELECT id, kind::text, recipient_id::text, coalesce(slot_id::text, ''),
   FROM gym_booking.events WHERE id > $1 ORDER BY id";
 
 /// The kinds about one booking: their booking is compared too.
-const BOOKING_KINDS: [&str; 3] = [
+const BOOKING_KINDS: [&str; 6] = [
     "booking_confirmed",
     "booking_cancelled",
     "waitlist_promoted",
+    "no_show_recorded",
+    "attendance_marked",
+    "no_show_excused",
 ];
 
 impl Run {
@@ -330,6 +338,28 @@ impl Run {
         if db != model {
             return Err(format!(
                 "THE SETTINGS AND THE MODEL DISAGREE (µs, counts):\n    database {db:?}\n    model    {model:?}"
+            ));
+        }
+        // Attendance's settings (grace, sweep, limit, window, suspension).
+        type Att = (i64, bool, Option<i64>, i64, i64);
+        let db: Att = (
+            row.get(9),
+            row.get(10),
+            row.get(11),
+            row.get(12),
+            row.get(13),
+        );
+        let model: Att = (
+            s.attendance_grace,
+            s.auto_no_show,
+            s.strike_limit,
+            s.strike_window,
+            s.suspension,
+        );
+        if db != model {
+            return Err(format!(
+                "THE ATTENDANCE SETTINGS AND THE MODEL DISAGREE (grace, auto_no_show, limit, window, \
+                 suspension; µs):\n    database {db:?}\n    model    {model:?}"
             ));
         }
         let (history, rows): (i64, i64) = (row.get(7), row.get(8));

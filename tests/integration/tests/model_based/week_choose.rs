@@ -273,7 +273,7 @@ impl Run {
 
     /// A value for one setting: often its default, otherwise one that matters against the
     /// slots' times (30-90 minutes and hours to days ahead).
-    fn setting_value(&mut self, setting: Setting) -> Option<i64> {
+    pub(crate) fn setting_value(&mut self, setting: Setting) -> Option<i64> {
         let default = self.rng.chance(35);
         let pick = |rng: &mut Rng, values: &[i64]| rng.pick(values).unwrap();
         match setting {
@@ -304,6 +304,26 @@ impl Run {
             }
             Setting::WaitlistMax => (!default).then(|| pick(&mut self.rng, &[1, 2, 3])),
             Setting::WaitlistCutoff => (!default).then(|| pick(&mut self.rng, &[0, 30, 60, 90])),
+            // Attendance: a grace that has ended for some loaded sessions and not for others
+            // (they ended an hour to two days ago), the sweep mostly on, a few strikes
+            // suspending, windows and suspensions around the loaded sessions' starts.
+            Setting::AttendanceGrace => Some(if default {
+                24 * 60
+            } else {
+                pick(&mut self.rng, &[0, 30, 120, 6 * 60])
+            }),
+            Setting::AutoNoShow => Some(i64::from(!default && self.rng.chance(80))),
+            Setting::StrikeLimit => (!default).then(|| pick(&mut self.rng, &[1, 2, 3])),
+            Setting::StrikeWindow => Some(if default {
+                30 * 24 * 60
+            } else {
+                pick(&mut self.rng, &[24 * 60, 2 * 24 * 60, 3 * 24 * 60])
+            }),
+            Setting::Suspension => Some(if default {
+                7 * 24 * 60
+            } else {
+                pick(&mut self.rng, &[0, 60, 6 * 60, 2 * 24 * 60])
+            }),
         }
     }
 
@@ -341,8 +361,9 @@ impl Run {
         if self.rng.chance(5) {
             let (setting, value) = &mut changes[0];
             *value = Some(match setting {
-                Setting::WaitlistEnabled => 1,
+                Setting::WaitlistEnabled | Setting::AutoNoShow => 1,
                 Setting::MaxUpcoming | Setting::WaitlistMax => -1,
+                Setting::StrikeLimit => 101,
                 _ => -30,
             });
         }

@@ -4,7 +4,7 @@
 use super::*;
 
 impl Setting {
-    pub(crate) const ALL: [Setting; 7] = [
+    pub(crate) const ALL: [Setting; 12] = [
         Setting::CancellationWindow,
         Setting::OpensBefore,
         Setting::ClosesBefore,
@@ -12,6 +12,11 @@ impl Setting {
         Setting::WaitlistEnabled,
         Setting::WaitlistMax,
         Setting::WaitlistCutoff,
+        Setting::AttendanceGrace,
+        Setting::AutoNoShow,
+        Setting::StrikeLimit,
+        Setting::StrikeWindow,
+        Setting::Suspension,
     ];
 
     pub(crate) fn column(self) -> &'static str {
@@ -23,6 +28,11 @@ impl Setting {
             Setting::WaitlistEnabled => "waitlist_enabled",
             Setting::WaitlistMax => "waitlist_max",
             Setting::WaitlistCutoff => "waitlist_cutoff",
+            Setting::AttendanceGrace => "attendance_grace",
+            Setting::AutoNoShow => "auto_no_show",
+            Setting::StrikeLimit => "no_show_strike_limit",
+            Setting::StrikeWindow => "strike_window",
+            Setting::Suspension => "suspension",
         }
     }
 
@@ -30,8 +40,14 @@ impl Setting {
     pub(crate) fn literal(self, value: Option<i64>) -> String {
         match (self, value) {
             (_, None) => "NULL".into(),
-            (Setting::WaitlistEnabled, Some(v)) => (v != 0).to_string(),
-            (Setting::MaxUpcoming | Setting::WaitlistMax, Some(v)) => v.to_string(),
+            (Setting::WaitlistEnabled | Setting::AutoNoShow, Some(v)) => (v != 0).to_string(),
+            (Setting::MaxUpcoming | Setting::WaitlistMax | Setting::StrikeLimit, Some(v)) => {
+                v.to_string()
+            }
+            // Whole days as days (a suspension's DETAIL says the strike window as it reads).
+            (Setting::StrikeWindow | Setting::Suspension, Some(v)) if v % (24 * 60) == 0 => {
+                format!("make_interval(days => {})", v / (24 * 60))
+            }
             (_, Some(v)) => format!("make_interval(mins => {v})"),
         }
     }
@@ -40,8 +56,14 @@ impl Setting {
     pub(crate) fn out_of_range(self, value: Option<i64>) -> bool {
         match (self, value) {
             (_, None) => false,
-            (Setting::WaitlistEnabled, _) => false,
+            (Setting::WaitlistEnabled | Setting::AutoNoShow, _) => false,
             (Setting::MaxUpcoming | Setting::WaitlistMax, Some(v)) => v < 1,
+            // Attendance (studio_settings' CHECKs): a grace of 0 to 30 days, a limit of 1 to
+            // 100 strikes, a window of 1 to 366 days, a suspension of 0 to 366 days.
+            (Setting::AttendanceGrace, Some(v)) => !(0..=30 * 24 * 60).contains(&v),
+            (Setting::StrikeLimit, Some(v)) => !(1..=100).contains(&v),
+            (Setting::StrikeWindow, Some(v)) => !(24 * 60..=366 * 24 * 60).contains(&v),
+            (Setting::Suspension, Some(v)) => !(0..=366 * 24 * 60).contains(&v),
             (_, Some(v)) => v < 0,
         }
     }
@@ -61,6 +83,17 @@ impl Setting {
             Setting::WaitlistEnabled => settings.waitlist_enabled = value == Some(1),
             Setting::WaitlistMax => settings.waitlist_max = value,
             Setting::WaitlistCutoff => settings.waitlist_cutoff = interval,
+            Setting::AttendanceGrace => {
+                settings.attendance_grace = interval.expect("a grace, never NULL")
+            }
+            Setting::AutoNoShow => settings.auto_no_show = value == Some(1),
+            Setting::StrikeLimit => settings.strike_limit = value,
+            Setting::StrikeWindow => {
+                settings.strike_window = interval.expect("a strike window, never NULL")
+            }
+            Setting::Suspension => {
+                settings.suspension = interval.expect("a suspension, never NULL")
+            }
         }
     }
 }
@@ -214,6 +247,10 @@ impl Model {
             return Refused(NOT_BOOKABLE);
         }
         if let Some(refusal) = self.window_refusal(slot, now) {
+            return refusal;
+        }
+        // Suspended after repeated no-shows (0.2.2): also one who waits already.
+        if let Some(refusal) = self.suspension_refusal(me, now) {
             return refusal;
         }
         if let Some(&e) = self.waiting.get(&(slot, me)) {
