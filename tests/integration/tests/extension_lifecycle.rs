@@ -134,7 +134,10 @@ fn the_demo_data_of_the_run_command_loads() {
     assert_eq!(counts[4], 0, "an overbooked demo slot");
     // Last week's bookings are completed and checked in.
     assert!(counts[6] > 0, "no history");
-    assert_eq!(counts[5], counts[6], "every completed demo booking has its attendance mark");
+    assert_eq!(
+        counts[5], counts[6],
+        "every completed demo booking has its attendance mark"
+    );
 }
 
 /// In a brand-new cluster no role of Supabase's exists yet: two `CREATE EXTENSION` in two
