@@ -631,8 +631,8 @@ BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_dan', true) \gset
 SELECT status FROM book_slot(:'open');
 COMMIT;
--- Only a no-show is excused (22023: Amy attended); a booking without a mark has nothing to
--- excuse (42704); a NULL argument is refused (22004).
+-- Only a no-show is excused (22023: Amy attended; 22023 too for a booking without a mark:
+-- nothing to excuse); a NULL argument is refused (22004).
 BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_ada', true) \gset
 SELECT mark FROM excuse_no_show(:'amy_morning');
