@@ -4,9 +4,11 @@
 //! roles and the studio's settings; the back office (`service_role`) completes past bookings,
 //! signs new athletes up and runs the waitlist sweep (issue 12); trainers create, edit and
 //! cancel weekly series, the back office keeps timetables ahead and athletes book their
-//! occurrences (0.2.1, `timetables.rs`; `timetable_horizon` 14 days). Every request is
+//! occurrences (0.2.1, `timetables.rs`; `timetable_horizon` 14 days); trainers check in
+//! their slots, the gym excuses no-shows and sweeps, suspended athletes are refused (0.2.2,
+//! `attendance.rs`, with its own checks). Every request is
 //! what PostgREST sends (`postgrest_request`: one READ COMMITTED transaction, role and JWT
-//! claims by `set_config`, never retried), on 36 real connections released together by a
+//! claims by `set_config`, never retried), on 41 real connections released together by a
 //! barrier, for a bounded time.
 //!
 //! Proved for the run:
@@ -49,6 +51,8 @@ use postgres::types::ToSql;
 use postgres::{Client, Transaction};
 use serde_json::json;
 
+#[path = "mixed_load/attendance.rs"]
+mod attendance;
 #[path = "mixed_load/checks.rs"]
 mod checks;
 #[path = "mixed_load/timetables.rs"]
@@ -58,14 +62,15 @@ use timetables::{broken_timetables, Seen};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-/// Sessions per kind of caller (athletes, trainers, the admin, the back office): what one of
-/// them does per request, and how many there are.
+/// Sessions per kind of caller (athletes, trainers, the admin, the back office, the front
+/// desk's attendance requests): what one of them does per request, and how many there are.
 type Turn = fn(&mut Session<'_>);
-const SESSIONS: [(Turn, usize); 4] = [
+const SESSIONS: [(Turn, usize); 5] = [
     (|s| s.athlete_turn(), 22),
     (|s| s.trainer_turn(), 8),
     (|s| s.admin_turn(), 3),
     (|s| s.back_office_turn(), 3),
+    (|s| s.attendance_turn(), 5),
 ];
 const TRAINERS: i32 = 6;
 const ATHLETES: i32 = 48;
@@ -75,18 +80,19 @@ const HOT: u64 = 8;
 
 /// The refusals the README documents (its "Errors" table): the caller is told why and
 /// nothing was written. Any other code fails the test: 40P01 (deadlock), 40001 (PostgREST
-/// never retries), XX... (internal errors), and whatever nobody documented.
+/// never retries), XX... (internal errors), and whatever nobody documented. (28000, a
+/// suspended athlete, only where attendance.rs's checks allow it.)
 const REFUSALS: &[&str] = &[
     "23P01", "27000", "23000", "23001", "22023", "42501", "42704", "22004", "23514", "23505",
-    "23503", "23502", "22008", "44000", "22000", "21000", "0A000",
+    "23503", "23502", "22008", "44000", "22000", "21000", "0A000", "28000",
 ];
 const NOT_A_DB_ERROR: &str = "not a database error";
 const OK: &str = "ok";
 /// A request that succeeded but matched no row (say, a resize of a slot RLS hides).
 const NO_ROW: &str = "ok, no row";
 /// How many kinds of request the sessions make; each must succeed at least once. (Tallies
-/// whose name is in parentheses count answers, not requests.)
-const OPERATIONS: usize = 28;
+/// whose name is in parentheses count answers, or requests that need not succeed.)
+const OPERATIONS: usize = 28 + attendance::OPERATIONS;
 
 #[derive(Clone, Debug)]
 struct Booking {
@@ -120,6 +126,7 @@ struct Studio {
     /// What athletes booking occurrences were shown.
     seen: Mutex<Vec<Seen>>,
     completed: AtomicI64,
+    attendance: attendance::Ledger,
     tally: Mutex<Tally>,
 }
 
@@ -594,6 +601,7 @@ fn every_caller_at_once_keeps_every_rule_without_deadlock() {
     let db = TestDb::with_extension("mixed_load");
     let mut setup = db.connect();
     let studio = open_studio(&mut setup, seconds);
+    attendance::open_history(&mut setup, &studio, seconds);
 
     let turns: Vec<Turn> = SESSIONS
         .iter()
@@ -662,6 +670,11 @@ fn every_caller_at_once_keeps_every_rule_without_deadlock() {
         &mut setup,
         &studio.seen.lock().unwrap(),
         &series,
+    ));
+    problems.extend(attendance::broken_attendance(
+        &mut setup,
+        &studio.attendance,
+        &tally,
     ));
     if problems.is_empty() {
         eprintln!("{summary}");
