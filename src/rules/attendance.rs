@@ -43,13 +43,21 @@ pub fn refuse_if_suspended(athlete: pgrx::Uuid) -> RuleResult<()> {
     }
 }
 
-/// Whether the athlete is suspended now (a promotion skips them: they keep their place).
+// Whether an athlete is suspended, without the refusal's DETAIL (a promotion asks it of
+// each athlete it looks at).
+static SUSPENDED: Sql = Sql {
+    text: "SELECT count(*) FROM (SELECT gym_booking.athlete_suspended_until($1) AS until) AS s
+            WHERE s.until IS NOT NULL",
+    args: &[pg_sys::UUIDOID],
+};
+
+/// Whether the athlete is suspended now, on the latest committed state (a promotion skips
+/// them: they keep their place).
 pub fn suspended(athlete: pgrx::Uuid) -> RuleResult<bool> {
-    match refuse_if_suspended(athlete) {
-        Ok(()) => Ok(false),
-        Err(RuleError::Suspended { .. }) => Ok(true),
-        Err(e) => Err(e),
+    if !installed() {
+        return Ok(false);
     }
+    Ok(plans::latest_i64(&SUSPENDED, &[athlete])? > 0)
 }
 
 // The SQL function (sql/attendance.sql) the gym's cron job may call too.
