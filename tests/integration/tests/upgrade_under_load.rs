@@ -11,7 +11,9 @@
 //! waits), and a delivery worker (`service_role`) claims and acknowledges events. Afterwards:
 //! the settings row is a fresh install's, no slot holds more than its capacity, nobody waits
 //! for a slot they hold a place in, every promoted entry names its athlete's booking of that
-//! slot, and every event was either delivered or is still there to claim.
+//! slot and has the event of the statement that ended it (`waitlist_promoted`, or the
+//! athlete's own `booking_confirmed` when they booked the place kept for them), and every
+//! event was either delivered or is still there to claim.
 //!
 //! From 0.2.1 on, a trainer joins them in the new release: creates a weekly class, edits it
 //! and now and then cancels it. Afterwards every series has its two occurrences, as the
@@ -472,11 +474,19 @@ fn studio_invariants(admin: &mut Client, fresh_settings: &str) -> Vec<String> {
                 .to_string(),
         ),
         (
-            "bookings the waitlist promoted without a waitlist_promoted event",
+            // An entry ends as promoted by the rules' promotion (`waitlist_promoted`) or by
+            // the athlete's own booking while they wait (`booking_confirmed`, by themselves):
+            // a promotion skips an athlete whose account a check-in holds, and the place it
+            // keeps for them is theirs to book. Either event comes from the statement that
+            // ended the entry.
+            "promoted entries without the event of the booking that ended them",
             "SELECT w.id::text FROM gym_booking.waitlist_entries w
               WHERE w.state = 'promoted' AND NOT EXISTS (
                     SELECT FROM gym_booking.events e
-                     WHERE e.booking_id = w.booking_id AND e.kind = 'waitlist_promoted')"
+                     WHERE e.booking_id = w.booking_id AND e.recipient_id = w.user_id
+                       AND e.created_at = w.ended_at
+                       AND (e.kind = 'waitlist_promoted'
+                            OR (e.kind = 'booking_confirmed' AND e.payload->>'by' = 'athlete')))"
                 .to_string(),
         ),
     ];
