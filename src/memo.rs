@@ -36,6 +36,12 @@ impl Epoch {
     pub fn transaction() -> u64 {
         GENERATION.with(|g| g.get())
     }
+
+    /// Whether this entry was made in the current transaction (and no savepoint rolled back
+    /// since), whatever the statement.
+    pub fn in_this_transaction(&self) -> bool {
+        self.generation == Epoch::transaction()
+    }
 }
 
 /// Every entry made so far is stale.

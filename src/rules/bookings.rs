@@ -10,7 +10,10 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use super::{attendance, fire, lock_order, settings, waitlist, Op, Outcome, TriggerResult};
+use super::held_slot::{self, CancelTiming};
+use super::{
+    attendance, fire, lock_order, settings, trainer, waitlist, Op, Outcome, TriggerResult,
+};
 use crate::errors::{RuleError, RuleResult};
 use crate::identity::{self, Account, Actor};
 use crate::plans::{self, Sql};
@@ -43,7 +46,7 @@ macro_rules! athlete_and_slot {
                 "coalesce(st.waitlist_cutoff, st.cancellation_window)"
             ),
             ",
-                    st.no_show_strike_limit IS NOT NULL
+                    st.no_show_strike_limit IS NOT NULL, s.start_at, s.end_at, s.trainer_id
                FROM gym_booking.users AS u, gym_booking.slots AS s,
                     gym_booking.studio_settings AS st
               WHERE u.id = $1 AND s.id = $2 ",
@@ -54,7 +57,7 @@ macro_rules! athlete_and_slot {
         concat!(
             "SELECT u.deleted_at IS NULL, u.role::text,
                     s.capacity, s.cancelled_at IS NOT NULL, s.start_at <= statement_timestamp(),
-                    false, false, NULL::integer, false, false
+                    false, false, NULL::integer, false, false, s.start_at, s.end_at, s.trainer_id
                FROM gym_booking.users AS u, gym_booking.slots AS s
               WHERE u.id = $1 AND s.id = $2 ",
             $locks
@@ -118,21 +121,32 @@ static ATHLETE_IN_SLOT: Sql = Sql {
 static SLOT_TIMING_01: Sql = Sql {
     text:
         "SELECT cancelled_at IS NOT NULL, statement_timestamp() > start_at - interval '60 minutes',
-                  end_at <= statement_timestamp(), start_at::text, 3600::bigint
+                  start_at::text, 3600::bigint, end_at <= statement_timestamp()
              FROM gym_booking.slots WHERE id = $1",
     args: &[pg_sys::UUIDOID],
 };
 
-static SLOT_TIMING: Sql = Sql {
-    text: concat!(
-        "SELECT s.cancelled_at IS NOT NULL,
+// What the cancellation rule asks of a slot `s` (`st`: the settings): cancelled, inside the
+// cancellation window, its start in the studio's time, the window in seconds.
+macro_rules! cancel_timing_columns {
+    () => {
+        concat!(
+            "s.cancelled_at IS NOT NULL,
                   statement_timestamp() > ",
-        studio_minus!("s.start_at", "st.cancellation_window"),
-        ",
-                  s.end_at <= statement_timestamp(),
+            studio_minus!("s.start_at", "st.cancellation_window"),
+            ",
                   to_char(s.start_at AT TIME ZONE st.time_zone, 'YYYY-MM-DD HH24:MI')
                       || ' (' || st.time_zone || ')',
-                  extract(epoch FROM st.cancellation_window)::bigint
+                  extract(epoch FROM st.cancellation_window)::bigint"
+        )
+    };
+}
+
+static SLOT_TIMING: Sql = Sql {
+    text: concat!(
+        "SELECT ",
+        cancel_timing_columns!(),
+        ", s.end_at <= statement_timestamp()
              FROM gym_booking.slots AS s, gym_booking.studio_settings AS st WHERE s.id = $1"
     ),
     args: &[pg_sys::UUIDOID],
@@ -172,10 +186,16 @@ static SLOT_EXISTS: Sql = Sql {
     args: &[pg_sys::UUIDOID],
 };
 
+// The slot of a booking, locked, with what its cancellation will ask (`held_slot`).
 static LOCK_SLOT_OF_BOOKING: Sql = Sql {
-    text: "SELECT FROM gym_booking.slots AS s
+    text: concat!(
+        "SELECT s.id, s.start_at, s.end_at, s.trainer_id, ",
+        cancel_timing_columns!(),
+        "
+             FROM gym_booking.slots AS s, gym_booking.studio_settings AS st
             WHERE s.id = (SELECT b.slot_id FROM gym_booking.bookings AS b WHERE b.id = $1)
-              FOR UPDATE OF s",
+              FOR UPDATE OF s"
+    ),
     args: &[pg_sys::UUIDOID],
 };
 
@@ -209,6 +229,15 @@ fn lock_athlete_and_slot(sql: &Sql, args: &[pgrx::Uuid; 2]) -> RuleResult<Option
             return Ok(None);
         }
         let t = t.first();
+        if let (Some(start_at), Some(end_at)) = (t.get(11)?, t.get(12)?) {
+            held_slot::remember(held_slot::Read {
+                slot: args[1],
+                start_at,
+                end_at,
+                trainer: t.get(13)?,
+                cancel: None,
+            });
+        }
         Ok(Some(AthleteAndSlot {
             active: t.get::<bool>(1)? == Some(true),
             role: t.get::<String>(2)?,
@@ -360,12 +389,22 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
 fn take_place_checked(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleResult<()> {
     let args = [user_id, slot_id];
     let locked = if newcomer {
+        // The writer's row first (`lock_order`; an INSERT's statement trigger leaves it to
+        // us): when they book for themselves, the lock statement takes it first.
+        let writer = identity::claimed_user_id()?;
+        if writer != Some(user_id) {
+            lock_order::lock_writer()?;
+        }
         let sql = if settings::installed() {
             &LOCK_ATHLETE_AND_SLOT
         } else {
             &LOCK_ATHLETE_AND_SLOT_01
         };
-        lock_athlete_and_slot(sql, &args)?
+        let locked = lock_athlete_and_slot(sql, &args)?;
+        if locked.is_some() && writer == Some(user_id) {
+            lock_order::writer_locked(user_id);
+        }
+        locked
     } else {
         wait_out_of_order(&args)?
     };
@@ -455,31 +494,47 @@ fn take_place_checked(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) 
 fn check_cancel(slot_id: pgrx::Uuid) -> RuleResult<()> {
     // The freed place goes to the waitlist under the slot's lock: cancellations and joins (and
     // bookers) of one slot take turns. The API and the cascades hold the slot already.
-    take_slot_out_of_order(slot_id)?;
+    if !held_slot::is_held(slot_id) {
+        take_slot_out_of_order(slot_id)?;
+    }
     if system::active() {
         return Ok(());
     }
+    let timing = match held_slot::cancel_timing(slot_id) {
+        Some(timing) => timing,
+        None => slot_timing(slot_id)?,
+    };
+    if timing.cancelled || !timing.too_late || Actor::current()?.is_admin() {
+        return Ok(());
+    }
+    Err(RuleError::TooLateToCancel {
+        start_at: timing.start_at,
+        window: span(timing.window_secs),
+    })
+}
+
+/// What the cancellation rule asks of a slot, read now.
+fn slot_timing(slot_id: pgrx::Uuid) -> RuleResult<CancelTiming> {
     let timing_sql = if settings::installed() {
         &SLOT_TIMING
     } else {
         &SLOT_TIMING_01
     };
-    let timing = plans::run(timing_sql, &[slot_id.into()], |t| {
-        let t = t.first();
-        Ok((
-            t.get::<bool>(1)?,
-            t.get::<bool>(2)?,
-            t.get::<String>(4)?,
-            t.get::<i64>(5)?,
-        ))
-    })?;
-    let (slot_cancelled, too_late, start_at, window) = timing;
-    if slot_cancelled == Some(true) || too_late != Some(true) || Actor::current()?.is_admin() {
-        return Ok(());
-    }
-    Err(RuleError::TooLateToCancel {
-        start_at: start_at.unwrap_or_default(),
-        window: span(window.unwrap_or(3600)),
+    plans::run(timing_sql, &[slot_id.into()], |t| {
+        cancel_timing(&t.first(), 1)
+    })
+}
+
+/// The `cancel_timing_columns!()` of a row, from column `first` on.
+fn cancel_timing(
+    row: &pgrx::spi::SpiTupleTable<'_>,
+    first: usize,
+) -> Result<CancelTiming, pgrx::spi::Error> {
+    Ok(CancelTiming {
+        cancelled: row.get::<bool>(first)? == Some(true),
+        too_late: row.get::<bool>(first + 1)? == Some(true),
+        start_at: row.get::<String>(first + 2)?.unwrap_or_default(),
+        window_secs: row.get::<i64>(first + 3)?.unwrap_or(3600),
     })
 }
 
@@ -501,8 +556,26 @@ fn span(seconds: i64) -> String {
 fn lock_booking_slot(booking_id: pgrx::Uuid) {
     crate::errors::refuse_if_read_only(c"cancel_booking()");
     lock_order::lock_writer().unwrap_or_else(|e| crate::errors::raise(e));
-    plans::execute(&LOCK_SLOT_OF_BOOKING, &[booking_id.into()])
-        .unwrap_or_else(|e| crate::errors::raise(e));
+    lock_slot_of_booking(booking_id).unwrap_or_else(|e| crate::errors::raise(e));
+}
+
+fn lock_slot_of_booking(booking_id: pgrx::Uuid) -> RuleResult<()> {
+    plans::run(&LOCK_SLOT_OF_BOOKING, &[booking_id.into()], |t| {
+        if t.is_empty() {
+            return Ok(());
+        }
+        let t = t.first();
+        if let (Some(slot), Some(start_at), Some(end_at)) = (t.get(1)?, t.get(2)?, t.get(3)?) {
+            held_slot::remember(held_slot::Read {
+                slot,
+                start_at,
+                end_at,
+                trainer: t.get(4)?,
+                cancel: Some(cancel_timing(&t, 5)?),
+            });
+        }
+        Ok(())
+    })
 }
 
 /// reserved -> completed: by the gym (or the system), once the slot has ended.
@@ -520,7 +593,7 @@ fn check_complete(slot_id: pgrx::Uuid) -> RuleResult<()> {
     } else {
         &SLOT_TIMING_01
     };
-    let ended = plans::run(timing_sql, &[slot_id.into()], |t| t.first().get::<bool>(3))?;
+    let ended = plans::run(timing_sql, &[slot_id.into()], |t| t.first().get::<bool>(5))?;
     if ended != Some(true) {
         return Err(RuleError::invalid(
             "a booking can be completed only after its slot has ended",
@@ -632,6 +705,7 @@ fn booking_status_history<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
             true => None,
             false => Actor::current()?.user_id,
         };
+        trainer::writing_about(new.uuid("id")?, new.get("trainer_id")?);
         plans::execute(
             &RECORD_HISTORY,
             &[

@@ -13,7 +13,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use super::{fire, waitlist, Op, Outcome, TriggerResult};
+use super::{fire, held_slot, waitlist, Op, Outcome, TriggerResult};
 use crate::errors::RuleResult;
 use crate::identity::Actor;
 use crate::plans::{self, Sql};
@@ -33,6 +33,25 @@ static BOOKING_EVENT: Sql = Sql {
         pg_sys::UUIDOID,
         pg_sys::UUIDOID,
         pg_sys::TEXTOID,
+    ],
+};
+
+// The same when the statement read the slot's times under its lock (`held_slot`): $6, $7.
+static BOOKING_EVENT_AT: Sql = Sql {
+    text: "INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
+               SELECT $1, $2::gym_booking.event_kind, $3, $4,
+                      jsonb_build_object('start_at', $6, 'end_at', $7, 'by', $5::text),
+                      statement_timestamp()
+                 FROM gym_booking.users AS u
+                WHERE u.id = $1 AND u.deleted_at IS NULL",
+    args: &[
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+        pg_sys::UUIDOID,
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+        pg_sys::TIMESTAMPTZOID,
+        pg_sys::TIMESTAMPTZOID,
     ],
 };
 
@@ -80,16 +99,21 @@ pub fn booking_event(
     booking: pgrx::Uuid,
     by: &str,
 ) -> RuleResult<()> {
-    plans::execute(
-        &BOOKING_EVENT,
-        &[
-            athlete.into(),
-            kind.into(),
-            slot.into(),
-            booking.into(),
-            by.into(),
-        ],
-    )?;
+    let mut args = vec![
+        athlete.into(),
+        kind.into(),
+        slot.into(),
+        booking.into(),
+        by.into(),
+    ];
+    let sql = match held_slot::times(slot) {
+        Some((start_at, end_at)) => {
+            args.extend([start_at.into(), end_at.into()]);
+            &BOOKING_EVENT_AT
+        }
+        None => &BOOKING_EVENT,
+    };
+    plans::execute(sql, &args)?;
     Ok(())
 }
 

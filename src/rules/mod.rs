@@ -38,6 +38,7 @@ pub mod audit;
 pub mod bookings;
 pub mod directory;
 pub mod events;
+pub mod held_slot;
 pub mod lock_order;
 pub mod retention;
 pub mod settings;

@@ -210,6 +210,8 @@ fn slots_normalize<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
 #[pg_trigger]
 fn slots_booking_guard<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
     fire(trigger, |fired| {
+        // What a booking change read of a slot it holds may no longer be so.
+        super::held_slot::forget();
         let (old, new) = (fired.old_row()?, fired.new_row()?);
         if !old.is_null("cancelled_at")? && fired.changed("cancelled_at")? {
             return Err(RuleError::InvalidInput {

@@ -13,11 +13,14 @@
 //! history and their log entries along; a deleted slot or booking leaves its earlier log
 //! entries to nobody (as before, when a trainer's entries were those of slots that still exist).
 
+use std::cell::Cell;
+
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use super::{fire, Fired, Op, Outcome, TriggerResult};
+use super::{fire, held_slot, Fired, Op, Outcome, TriggerResult};
 use crate::errors::{RuleError, RuleResult};
+use crate::memo::Epoch;
 use crate::plans::{self, Sql};
 use crate::row::RowEdit;
 
@@ -76,17 +79,52 @@ fn applying_as_replica() -> bool {
     unsafe { pg_sys::SessionReplicationRole == pg_sys::SESSION_REPLICATION_ROLE_REPLICA as i32 }
 }
 
-/// The trainer a new (or re-pointed) row of `fired.table` belongs to, read from its slot.
+thread_local! {
+    /// (statement, row, its trainer): a rule about to write the log entry or the history row
+    /// of a slot or booking it has in hand says whose that row is, so that the new entry's
+    /// trainer is not read back from the row. Taken by the next entry about that row.
+    static WRITING_ABOUT: Cell<Option<(Epoch, pgrx::Uuid, Option<pgrx::Uuid>)>> =
+        const { Cell::new(None) };
+}
+
+/// The next log entry or history row written about `row` (a slot or a booking, as it is now)
+/// belongs to `trainer`.
+pub fn writing_about(row: pgrx::Uuid, trainer: Option<pgrx::Uuid>) {
+    WRITING_ABOUT.with(|w| w.set(Some((Epoch::now(), row, trainer))));
+}
+
+/// The trainer `writing_about` said for `row` in this statement (forgotten once asked).
+fn said_of(row: pgrx::Uuid) -> Option<Option<pgrx::Uuid>> {
+    WRITING_ABOUT.with(|w| match w.take() {
+        Some((epoch, about, trainer)) if about == row && epoch == Epoch::now() => Some(trainer),
+        _ => None,
+    })
+}
+
+/// The trainer of `row` from `sql`, unless the writer said it.
+fn trainer_by(sql: &Sql, row: pgrx::Uuid) -> RuleResult<Option<pgrx::Uuid>> {
+    match said_of(row) {
+        Some(trainer) => Ok(trainer),
+        None => plans::one(sql, &[row.into()]),
+    }
+}
+
+/// The trainer a new (or re-pointed) row of `fired.table` belongs to, read from its slot (or
+/// taken from what the booking rule read of the slot under its lock, in this statement).
 fn trainer_of(fired: &Fired) -> RuleResult<Option<pgrx::Uuid>> {
     let row = fired.new_row()?;
     match fired.table.as_str() {
         "bookings" | "waitlist_entries" => {
-            plans::one(&SLOT_TRAINER, &[row.uuid("slot_id")?.into()])
+            let slot = row.uuid("slot_id")?;
+            match held_slot::trainer(slot) {
+                Some(trainer) => Ok(trainer),
+                None => plans::one(&SLOT_TRAINER, &[slot.into()]),
+            }
         }
-        "booking_status_history" => plans::one(&BOOKING_TRAINER, &[row.uuid("booking_id")?.into()]),
+        "booking_status_history" => trainer_by(&BOOKING_TRAINER, row.uuid("booking_id")?),
         "activity_logs" => match row.text("entity_type")?.as_deref() {
-            Some("slot") => plans::one(&SLOT_TRAINER, &[row.uuid("entity_id")?.into()]),
-            Some("booking") => plans::one(&BOOKING_TRAINER, &[row.uuid("entity_id")?.into()]),
+            Some("slot") => trainer_by(&SLOT_TRAINER, row.uuid("entity_id")?),
+            Some("booking") => trainer_by(&BOOKING_TRAINER, row.uuid("entity_id")?),
             _ => Ok(None),
         },
         other => Err(RuleError::Internal(format!("no slot trainer for {other}"))),

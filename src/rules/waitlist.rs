@@ -145,10 +145,9 @@ static HELD_FOR_WAITLIST_021: Sql = Sql {
 // when someone waits: its plan is large, and most slots have nobody waiting.)
 static PLACES: Sql = Sql {
     text: "SELECT (SELECT count(*) FROM gym_booking.bookings WHERE slot_id = $1 AND status = 'reserved'),
-                  (SELECT count(*) FROM gym_booking.waitlist_entries
-                    WHERE slot_id = $1 AND state = 'waiting'),
-                  (SELECT count(*) FROM gym_booking.waitlist_entries
-                    WHERE slot_id = $1 AND user_id = $2 AND state = 'waiting')",
+                  w.waiting, w.athlete_waits
+             FROM (SELECT count(*) AS waiting, count(*) FILTER (WHERE user_id = $2) AS athlete_waits
+                     FROM gym_booking.waitlist_entries WHERE slot_id = $1 AND state = 'waiting') AS w",
     args: &[pg_sys::UUIDOID, pg_sys::UUIDOID],
 };
 
