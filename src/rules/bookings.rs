@@ -389,22 +389,12 @@ fn take_place(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleR
 fn take_place_checked(user_id: pgrx::Uuid, slot_id: pgrx::Uuid, newcomer: bool) -> RuleResult<()> {
     let args = [user_id, slot_id];
     let locked = if newcomer {
-        // The writer's row first (`lock_order`; an INSERT's statement trigger leaves it to
-        // us): when they book for themselves, the lock statement takes it first.
-        let writer = identity::claimed_user_id()?;
-        if writer != Some(user_id) {
-            lock_order::lock_writer()?;
-        }
         let sql = if settings::installed() {
             &LOCK_ATHLETE_AND_SLOT
         } else {
             &LOCK_ATHLETE_AND_SLOT_01
         };
-        let locked = lock_athlete_and_slot(sql, &args)?;
-        if locked.is_some() && writer == Some(user_id) {
-            lock_order::writer_locked(user_id);
-        }
-        locked
+        lock_athlete_and_slot(sql, &args)?
     } else {
         wait_out_of_order(&args)?
     };

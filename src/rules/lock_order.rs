@@ -72,23 +72,11 @@ pub fn lock_writer() -> RuleResult<()> {
     Ok(())
 }
 
-/// The writer's row is held: a rule locked it FOR SHARE before any row of the change.
-pub fn writer_locked(writer: pgrx::Uuid) {
-    HELD.with(|h| h.set(Some((Epoch::transaction(), writer))));
-}
-
 /// BEFORE INSERT OR UPDATE OR DELETE FOR EACH STATEMENT on slots and bookings: the writer's
-/// users row before any row of the table. Except for an INSERT into bookings: nothing locks
-/// a row before each new booking's capacity guard, which takes the writer's row first itself
-/// (in its own lock statement when the writer books for themselves, as nearly every booking
-/// is: one statement fewer).
+/// users row before any row of the table.
 #[pg_trigger]
-fn lock_writer_first<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
-    let booking_insert = matches!(
-        trigger.op(),
-        Ok(pgrx::trigger_support::PgTriggerOperation::Insert)
-    ) && trigger.table_name().ok().as_deref() == Some("bookings");
-    if !restoring() && !booking_insert {
+fn lock_writer_first<'a>(_trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
+    if !restoring() {
         lock_writer().unwrap_or_else(|e| raise(e));
     }
     Ok(None)
