@@ -584,9 +584,10 @@ w(f"1. **The audit-log trigger: {fmt(alog[1])} µs per booking**" + perf_note("t
   "is the audit trail itself; building `changed_fields` in Rust is a small part of it.")
 w(f"2. **The capacity guard: {fmt(cap[1])} µs per booking**" + perf_note("trigger bookings_capacity_guard", "") + ": "
   f"two statements, the athlete's row and the slot locked in one (`FOR SHARE OF u FOR UPDATE OF s`, {fmt(cap_stmts[1])} µs) "
-  f"and the count of reserved places on the latest snapshot ({fmt(count_stmt[1])} µs), each run as the extension's owner "
-  "(`AsOwner`: a user-id switch; the owner is read once per transaction and the `search_path` is already pinned "
-  "inside the API's functions).")
+  f"and the count of reserved places and waiting athletes on the latest snapshot ({fmt(count_stmt[1])} µs), each run "
+  "as the extension's owner (`AsOwner`: a user-id switch; the owner is read once per transaction and the "
+  "`search_path` is already pinned inside the API's functions). What the lock statement read of the slot (times, "
+  "trainer) serves the rest of the statement (`src/rules/held_slot.rs`): the booking's trainer, its event.")
 w(f"3. **Foreign-key checks: {fmt(fk[1])} µs** ({fk[0]:.1f} per booking: the booking's slot and athlete, and the "
   "log's `changed_by`).")
 w(f"4. **Identity and row-level security: {fmt(sum(i[1] for i in ident))} µs per booking** for "
@@ -594,12 +595,17 @@ w(f"4. **Identity and row-level security: {fmt(sum(i[1] for i in ident))} µs pe
   + perf_note("the caller's identity", "in identity code") + ". The claims are parsed once per request and the "
   "caller's `users` row is read once per statement (`src/memo.rs`; forgotten at any write to `users`, at a rolled-back "
   "savepoint and at the end of the transaction); the policies call the helpers as `(SELECT …)`, once per query.")
+ev_ins = stmt_per_tx("spread.ext", "INSERT INTO gym_booking.events")
+if ev_ins[0]:
+    w(f"5. **The outbox event: {fmt(ev_ins[1])} µs per booking**: the `booking_confirmed` row (0.2.0) with its four "
+      "indexes (the primary key, the recipient's, the delivery queue's and the relay's, all but the recipient's "
+      "appended at their right edge) and its WAL, written from the times the lock statement read.")
 w("")
 w(f"In all, the extension runs about {fmt(stmt_per_tx('spread.ext', '')[0])} SQL statements per booking request "
   "(top-level and nested, from pg_stat_statements) where the floor runs five (the lookup, the lock, the count, "
   "the insert, its two foreign-key checks counted as one each). Every statement pays an executor start-up"
-  + perf_note("executor start-up", "in `ExecutorStart`") + "; the extension's extra rows (the log row and its "
-  "indexes) also make its commit's WAL flush longer.")
+  + perf_note("executor start-up", "in `ExecutorStart`") + "; the extension's extra rows (the log row, the event row "
+  "and their indexes) also make its commit's WAL flush longer.")
 w("")
 hot_r = ratio(run("hot.ext").tps, run("hot.floor").tps)
 spread_r = ratio(s1e.tps, s1f.tps)
@@ -612,7 +618,7 @@ w(f"**One client at a time** (scenario 1c) the same bookings run at {fmt(one_r, 
      and one_r > 1.15 * spread_r else
      ": most of the gap opens under concurrency, not in a request's own cost. With 16 clients on 2 cores both "
      "sides are bound by CPU and by the commit's WAL flush, and the extension writes more WAL per booking (the log "
-     "row, its three index entries, the lock on the athlete's row; after a checkpoint, a full-page image for each "
+     "row and the event row with their index entries, the lock on the athlete's row; after a checkpoint, a full-page image for each "
      "index page first touched), so its commits queue longer.\n"
      if not math.isnan(one_r) and not math.isnan(spread_r) and one_r > 1.15 * spread_r else
      ": the gap is in each request's own cost (the statements above).\n"))

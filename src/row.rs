@@ -53,6 +53,11 @@ impl Row {
             .ok_or_else(|| RuleError::Internal(format!("no column {name}")))
     }
 
+    /// Whether the row's table has the column (a database not yet updated may lack it).
+    pub fn has(&self, name: &str) -> bool {
+        self.attnum(name).is_ok()
+    }
+
     pub fn cell_at(&self, attnum: usize, attr: &'static pg_sys::FormData_pg_attribute) -> Cell {
         let attno = NonZeroUsize::new(attnum).expect("attribute numbers start at 1");
         // SAFETY: valid tuple and descriptor (Row::new's contract), attno within natts.

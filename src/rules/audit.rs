@@ -161,9 +161,9 @@ fn activity_log<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
             actor.user_id = None;
             actor.role = None;
         }
-        if fired.op != Op::Delete && fired.table != "users" {
+        let row = fired.row();
+        if fired.op != Op::Delete && fired.table != "users" && row.has("trainer_id") {
             // The entry about a slot or a booking is its trainer's (`follow_slot_trainer`).
-            let row = fired.row();
             super::trainer::writing_about(row.uuid("id")?, row.get("trainer_id")?);
         }
         let metadata = json!({

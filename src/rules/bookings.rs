@@ -695,7 +695,10 @@ fn booking_status_history<'a>(trigger: &'a PgTrigger<'a>) -> TriggerResult<'a> {
             true => None,
             false => Actor::current()?.user_id,
         };
-        trainer::writing_about(new.uuid("id")?, new.get("trainer_id")?);
+        if new.has("trainer_id") {
+            // The history row is the booking's trainer's (`trainer::follow_slot_trainer`).
+            trainer::writing_about(new.uuid("id")?, new.get("trainer_id")?);
+        }
         plans::execute(
             &RECORD_HISTORY,
             &[
