@@ -235,6 +235,7 @@ fn lock_athlete_and_slot(sql: &Sql, args: &[pgrx::Uuid; 2]) -> RuleResult<Option
                 start_at,
                 end_at,
                 trainer: t.get(13)?,
+                athlete: (t.get::<bool>(1)? == Some(true)).then_some(args[0]),
                 cancel: None,
             });
         }
@@ -561,6 +562,7 @@ fn lock_slot_of_booking(booking_id: pgrx::Uuid) -> RuleResult<()> {
                 start_at,
                 end_at,
                 trainer: t.get(4)?,
+                athlete: None,
                 cancel: Some(cancel_timing(&t, 5)?),
             });
         }

@@ -19,6 +19,20 @@ use crate::identity::Actor;
 use crate::plans::{self, Sql};
 use crate::system;
 
+// The parameters of a booking's event: recipient, kind, slot, booking, by (and the slot's times).
+macro_rules! booking_event_args {
+    ($($times:expr),*) => {
+        &[
+            pg_sys::UUIDOID,
+            pg_sys::TEXTOID,
+            pg_sys::UUIDOID,
+            pg_sys::UUIDOID,
+            pg_sys::TEXTOID,
+            $($times),*
+        ]
+    };
+}
+
 static BOOKING_EVENT: Sql = Sql {
     text: "INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
                SELECT $1, $2::gym_booking.event_kind, s.id, $4,
@@ -27,13 +41,7 @@ static BOOKING_EVENT: Sql = Sql {
                  FROM gym_booking.slots AS s
                  JOIN gym_booking.users AS u ON u.id = $1 AND u.deleted_at IS NULL
                 WHERE s.id = $3",
-    args: &[
-        pg_sys::UUIDOID,
-        pg_sys::TEXTOID,
-        pg_sys::UUIDOID,
-        pg_sys::UUIDOID,
-        pg_sys::TEXTOID,
-    ],
+    args: booking_event_args!(),
 };
 
 // The same when the statement read the slot's times under its lock (`held_slot`): $6, $7.
@@ -44,15 +52,17 @@ static BOOKING_EVENT_AT: Sql = Sql {
                       statement_timestamp()
                  FROM gym_booking.users AS u
                 WHERE u.id = $1 AND u.deleted_at IS NULL",
-    args: &[
-        pg_sys::UUIDOID,
-        pg_sys::TEXTOID,
-        pg_sys::UUIDOID,
-        pg_sys::UUIDOID,
-        pg_sys::TEXTOID,
-        pg_sys::TIMESTAMPTZOID,
-        pg_sys::TIMESTAMPTZOID,
-    ],
+    args: booking_event_args!(pg_sys::TIMESTAMPTZOID, pg_sys::TIMESTAMPTZOID),
+};
+
+// The same for an athlete whose account the statement found active and holds (`held_slot`):
+// nothing to look up.
+static BOOKING_EVENT_HELD: Sql = Sql {
+    text: "INSERT INTO gym_booking.events (recipient_id, kind, slot_id, booking_id, payload, created_at)
+           VALUES ($1, $2::gym_booking.event_kind, $3, $4,
+                   jsonb_build_object('start_at', $6, 'end_at', $7, 'by', $5::text),
+                   statement_timestamp())",
+    args: booking_event_args!(pg_sys::TIMESTAMPTZOID, pg_sys::TIMESTAMPTZOID),
 };
 
 // Everyone holding a place in the slot (before its cancellation takes them away, or after a
@@ -109,7 +119,11 @@ pub fn booking_event(
     let sql = match held_slot::times(slot) {
         Some((start_at, end_at)) => {
             args.extend([start_at.into(), end_at.into()]);
-            &BOOKING_EVENT_AT
+            if held_slot::athlete_held_active(slot, athlete) {
+                &BOOKING_EVENT_HELD
+            } else {
+                &BOOKING_EVENT_AT
+            }
         }
         None => &BOOKING_EVENT,
     };

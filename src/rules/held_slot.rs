@@ -31,6 +31,7 @@ struct Held {
     start_at: TimestampWithTimeZone,
     end_at: TimestampWithTimeZone,
     trainer: Option<pgrx::Uuid>,
+    athlete: Option<pgrx::Uuid>,
     cancel: Option<CancelTiming>,
 }
 
@@ -44,6 +45,9 @@ pub struct Read {
     pub start_at: TimestampWithTimeZone,
     pub end_at: TimestampWithTimeZone,
     pub trainer: Option<pgrx::Uuid>,
+    /// An athlete whose account the same statement found active and locked FOR SHARE (a
+    /// deletion waits for us), when the statement booked for them.
+    pub athlete: Option<pgrx::Uuid>,
     pub cancel: Option<CancelTiming>,
 }
 
@@ -57,6 +61,7 @@ pub fn remember(read: Read) {
             start_at: read.start_at,
             end_at: read.end_at,
             trainer: read.trainer,
+            athlete: read.athlete,
             cancel: read.cancel,
         })
     });
@@ -88,6 +93,11 @@ pub fn times(slot: pgrx::Uuid) -> Option<(TimestampWithTimeZone, TimestampWithTi
 /// The slot's trainer, when this statement read it under its lock.
 pub fn trainer(slot: pgrx::Uuid) -> Option<Option<pgrx::Uuid>> {
     read_in_this_statement(slot, |h| h.trainer)
+}
+
+/// Whether this statement found `athlete`'s account active and holds it (with the slot).
+pub fn athlete_held_active(slot: pgrx::Uuid, athlete: pgrx::Uuid) -> bool {
+    read_in_this_statement(slot, |h| h.athlete == Some(athlete)) == Some(true)
 }
 
 /// The cancellation rule's answers for the slot, when this statement read them under its lock.
