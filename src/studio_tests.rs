@@ -571,4 +571,65 @@ mod tests {
             "22023"
         );
     }
+
+    #[pg_test]
+    fn a_bookings_event_tells_its_slots_times_and_its_log_and_history_name_the_trainer() {
+        // What the booking rule read of the slot under its lock (src/rules/held_slot.rs) is
+        // what the event, the log entry and the history row get: the same as the slot says,
+        // whatever the session's TimeZone.
+        people();
+        slot(S1, "2 days", 1);
+        run("SET LOCAL TimeZone = 'Asia/Kolkata'");
+        assert_eq!(book_as(ATH1, S1), "00000");
+        assert_eq!(join_as(ATH2, S1), "00000");
+        assert_eq!(cancel_as(ATH1, S1), "00000", "and ATH2 is promoted");
+        assert_eq!(cancel_as(ATH2, S1), "00000");
+        assert_eq!(book_as(ATH1, S1), "00000", "a re-activation");
+        assert_eq!(
+            rows(&format!(
+                "SELECT kind::text, count(*)::text FROM gym_booking.events
+                  WHERE slot_id = '{S1}' GROUP BY 1 ORDER BY 1"
+            )),
+            vec![
+                vec!["booking_cancelled", "2"],
+                vec!["booking_confirmed", "2"],
+                vec!["waitlist_promoted", "1"],
+            ]
+        );
+        let off_slot = |sql: &str| value(&sql.replace("{S1}", S1)).unwrap_or_default();
+        assert_eq!(
+            off_slot(
+                "SELECT count(*)::text FROM gym_booking.events AS e
+                   JOIN gym_booking.slots AS s ON s.id = e.slot_id
+                  WHERE s.id = '{S1}'
+                    AND ((e.payload->>'start_at')::timestamptz IS DISTINCT FROM s.start_at
+                         OR (e.payload->>'end_at')::timestamptz IS DISTINCT FROM s.end_at)"
+            ),
+            "0"
+        );
+        assert_eq!(
+            off_slot(
+                "SELECT count(*) FILTER (WHERE l.trainer_id IS DISTINCT FROM s.trainer_id)
+                        || '/' || count(*)
+                   FROM gym_booking.activity_logs AS l
+                   JOIN gym_booking.bookings AS b ON l.entity_type = 'booking' AND b.id = l.entity_id
+                   JOIN gym_booking.slots AS s ON s.id = b.slot_id
+                  WHERE s.id = '{S1}'"
+            ),
+            "0/5",
+            "five log entries, each the slot's trainer's"
+        );
+        assert_eq!(
+            off_slot(
+                "SELECT count(*) FILTER (WHERE h.trainer_id IS DISTINCT FROM s.trainer_id)
+                        || '/' || count(*)
+                   FROM gym_booking.booking_status_history AS h
+                   JOIN gym_booking.bookings AS b ON b.id = h.booking_id
+                   JOIN gym_booking.slots AS s ON s.id = b.slot_id
+                  WHERE s.id = '{S1}'"
+            ),
+            "0/3",
+            "three status changes, each the slot's trainer's"
+        );
+    }
 }
