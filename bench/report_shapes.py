@@ -428,6 +428,7 @@ def _reading(w, shapes, data, meta):
       "them on the main data set). The ratio does not depend on the studio's shape or history (the table)"
       + "; closing it is not part of this change.")
     main = _ratio(_main_tps(meta, "spread.ext"), _main_tps(meta, "spread.floor"))
-    w("- **The copies of the slot's trainer** cost a booking one look-up of its slot and its log entry one look-up "
-      "of the booking (prepared plans, primary-key probes); the main data set's spread-booking ratio to its floor is "
-      f"{_f(main, 2)}× in this run, where 0.1.2's report had 0.53×.\n")
+    w("- **The copies of the slot's trainer** cost a booking no look-up of their own since 0.2.2: the guard's lock "
+      "statement reads the trainer with the slot, and the rule that writes a log entry or a history row hands over "
+      "the trainer of the row it has in hand (`src/rules/held_slot.rs`, `trainer::writing_about`); the main data "
+      f"set's spread-booking ratio to its floor is {_f(main, 2)}× in this run, where 0.1.2's report had 0.53×.\n")
