@@ -607,29 +607,28 @@ mod tests {
             ),
             "0"
         );
-        assert_eq!(
-            off_slot(
-                "SELECT count(*) FILTER (WHERE l.trainer_id IS DISTINCT FROM s.trainer_id)
-                        || '/' || count(*)
-                   FROM gym_booking.activity_logs AS l
-                   JOIN gym_booking.bookings AS b ON l.entity_type = 'booking' AND b.id = l.entity_id
-                   JOIN gym_booking.slots AS s ON s.id = b.slot_id
-                  WHERE s.id = '{S1}'"
+        for (written, expected) in [
+            (
+                "gym_booking.activity_logs AS x JOIN gym_booking.bookings AS b
+                   ON x.entity_type = 'booking' AND b.id = x.entity_id",
+                "0/5",
             ),
-            "0/5",
-            "five log entries, each the slot's trainer's"
-        );
-        assert_eq!(
-            off_slot(
-                "SELECT count(*) FILTER (WHERE h.trainer_id IS DISTINCT FROM s.trainer_id)
-                        || '/' || count(*)
-                   FROM gym_booking.booking_status_history AS h
-                   JOIN gym_booking.bookings AS b ON b.id = h.booking_id
-                   JOIN gym_booking.slots AS s ON s.id = b.slot_id
-                  WHERE s.id = '{S1}'"
+            (
+                "gym_booking.booking_status_history AS x JOIN gym_booking.bookings AS b
+                   ON b.id = x.booking_id",
+                "0/3",
             ),
-            "0/3",
-            "three status changes, each the slot's trainer's"
-        );
+        ] {
+            assert_eq!(
+                off_slot(&format!(
+                    "SELECT count(*) FILTER (WHERE x.trainer_id IS DISTINCT FROM s.trainer_id)
+                            || '/' || count(*)
+                       FROM {written} JOIN gym_booking.slots AS s ON s.id = b.slot_id
+                      WHERE s.id = '{{S1}}'"
+                )),
+                expected,
+                "every log entry (five) and status change (three) is the slot's trainer's"
+            );
+        }
     }
 }
