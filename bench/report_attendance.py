@@ -15,6 +15,8 @@ import math
 import os
 import re
 
+import report_week  # bench/report_week.py: the reports' shared helpers
+
 # The tables a report must reach by index: everything else it reads is one row (the settings) or
 # the people it names (users, by primary key).
 INDEXED = ("slots", "bookings", "attendance", "waitlist_entries")
@@ -28,30 +30,14 @@ REPORTS = ("slot_report", "trainer_report", "athlete_report")
 WHO = {"report_trainer": "one trainer-month (as the trainer)", "report_studio": "the studio-month (as an app admin)"}
 
 
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def _f(x, digits=2):
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    if abs(x) >= 100:
-        return f"{x:.0f}"
-    if abs(x) >= 10:
-        return f"{x:.1f}"
-    return f"{x:.{digits}f}"
+    return report_week._f(x, digits)
 
 
 def explain_sections(path):
     """{section title: [(duration ms, plan text)]} from auto_explain's LOG lines on psql's stderr."""
     out, name, plans, cur = {}, None, None, None
-    for line in _read(path).splitlines():
+    for line in report_week._read(path).splitlines():
         line = re.sub(r"^psql:[^:]*:\d+: ", "", line)
         if line.startswith("### "):
             name, plans, cur = line[4:], [], None
