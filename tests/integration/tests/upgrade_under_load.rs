@@ -163,20 +163,33 @@ fn client_loop(
     }
 }
 
-/// The delivery worker: claims a batch of events and acknowledges it, over and over, once
-/// the new release is in.
-fn delivery_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mutex<Outcomes>) {
+/// A client of the new release: runs `round` on its own connection, over and over, from the
+/// moment the new release is in (`upgraded`) until `stop`.
+fn in_new_release(
+    db: &str,
+    upgraded: &AtomicBool,
+    stop: &AtomicBool,
+    mut round: impl FnMut(&mut Client),
+) {
     let mut client = TestDb {
         name: db.to_string(),
     }
     .connect();
-    let worker = Caller::new("service_role", Some(json!({"role": "service_role"})));
     while !stop.load(Ordering::Acquire) {
         if !upgraded.load(Ordering::Acquire) {
             thread::sleep(Duration::from_millis(20));
             continue;
         }
-        let claimed = postgrest_request(&mut client, &worker, "POST", "/rpc/claim_events", |tx| {
+        round(&mut client);
+    }
+}
+
+/// The delivery worker: claims a batch of events and acknowledges it, over and over, once
+/// the new release is in.
+fn delivery_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mutex<Outcomes>) {
+    let worker = Caller::new("service_role", Some(json!({"role": "service_role"})));
+    in_new_release(db, upgraded, stop, |client| {
+        let claimed = postgrest_request(client, &worker, "POST", "/rpc/claim_events", |tx| {
             let ids: Vec<i64> = tx
                 .query("SELECT id FROM gym_booking.claim_events(20)", &[])?
                 .iter()
@@ -186,13 +199,13 @@ fn delivery_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mute
         });
         seen.lock().unwrap().note(&claimed);
         if let Ok(ids) = claimed {
-            let acked = postgrest_request(&mut client, &worker, "POST", "/rpc/ack_events", |tx| {
+            let acked = postgrest_request(client, &worker, "POST", "/rpc/ack_events", |tx| {
                 tx.execute("SELECT gym_booking.ack_events($1)", &[&ids])
             });
             seen.lock().unwrap().note(&acked);
         }
         thread::sleep(Duration::from_millis(10));
-    }
+    });
 }
 
 /// The demo's trainer who runs timetables (not Tess, whose one-to-ones the waitlist rounds use).
@@ -201,44 +214,34 @@ const YUKI: &str = "00000000-0000-4000-a000-000000000013";
 /// The new release's trainer: a class every day for two days a week ahead (a new hour each
 /// time), an edit of its capacity, and every other time its cancellation, over and over.
 fn timetable_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mutex<Outcomes>) {
-    let mut client = TestDb {
-        name: db.to_string(),
-    }
-    .connect();
     let trainer = Caller::new(
         "authenticated",
         Some(json!({"sub": YUKI, "role": "authenticated"})),
     );
     let mut n: i32 = 0;
-    while !stop.load(Ordering::Acquire) {
-        if !upgraded.load(Ordering::Acquire) {
-            thread::sleep(Duration::from_millis(20));
-            continue;
-        }
+    in_new_release(db, upgraded, stop, |client| {
         n += 1;
-        let created =
-            postgrest_request(&mut client, &trainer, "POST", "/rpc/create_series", |tx| {
-                let row = tx.query_one(
-                    "SELECT id::text FROM gym_booking.create_series(ARRAY[1, 2, 3, 4, 5, 6, 7],
+        let created = postgrest_request(client, &trainer, "POST", "/rpc/create_series", |tx| {
+            let row = tx.query_one(
+                "SELECT id::text FROM gym_booking.create_series(ARRAY[1, 2, 3, 4, 5, 6, 7],
                         make_time($1, 0, 0), (now() AT TIME ZONE 'UTC')::date + 7,
                         (now() AT TIME ZONE 'UTC')::date + 8)",
-                    &[&(6 + n % 14)],
-                )?;
-                Ok(row.get::<_, String>(0))
-            });
+                &[&(6 + n % 14)],
+            )?;
+            Ok(row.get::<_, String>(0))
+        });
         seen.lock().unwrap().note(&created);
         if let Ok(series) = created {
-            let edited =
-                postgrest_request(&mut client, &trainer, "POST", "/rpc/edit_series", |tx| {
-                    tx.execute(
-                        "SELECT * FROM gym_booking.edit_series($1::text::uuid, capacity => 3)",
-                        &[&series],
-                    )
-                });
+            let edited = postgrest_request(client, &trainer, "POST", "/rpc/edit_series", |tx| {
+                tx.execute(
+                    "SELECT * FROM gym_booking.edit_series($1::text::uuid, capacity => 3)",
+                    &[&series],
+                )
+            });
             seen.lock().unwrap().note(&edited);
             if n % 2 == 0 {
                 let cancelled =
-                    postgrest_request(&mut client, &trainer, "POST", "/rpc/cancel_series", |tx| {
+                    postgrest_request(client, &trainer, "POST", "/rpc/cancel_series", |tx| {
                         tx.execute(
                             "SELECT gym_booking.cancel_series($1::text::uuid)",
                             &[&series],
@@ -248,7 +251,7 @@ fn timetable_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mut
             }
         }
         thread::sleep(Duration::from_millis(10));
-    }
+    });
 }
 
 /// Yuki's class that ended an hour before the update, every athlete of the demo booked in it
@@ -275,41 +278,27 @@ fn ended_class(admin: &mut Client) {
 /// (a change of mark, or the same again), reads its roster and her report, over and over,
 /// once the new release is in.
 fn attendance_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mutex<Outcomes>) {
-    let mut client = TestDb {
-        name: db.to_string(),
-    }
-    .connect();
     let trainer = Caller::new(
         "authenticated",
         Some(json!({"sub": YUKI, "role": "authenticated"})),
     );
     let mut rng = XorShift::new(14);
-    while !stop.load(Ordering::Acquire) {
-        if !upgraded.load(Ordering::Acquire) {
-            thread::sleep(Duration::from_millis(20));
-            continue;
-        }
+    in_new_release(db, upgraded, stop, |client| {
         let athlete = ATHLETES[rng.below(ATHLETES.len() as u64) as usize];
         let mark = if rng.below(2) == 0 {
             "attended"
         } else {
             "no_show"
         };
-        let marked = postgrest_request(
-            &mut client,
-            &trainer,
-            "POST",
-            "/rpc/mark_attendance",
-            |tx| {
-                tx.execute(
+        let marked = postgrest_request(client, &trainer, "POST", "/rpc/mark_attendance", |tx| {
+            tx.execute(
                 "SELECT gym_booking.mark_attendance(id, $3::text::gym_booking.attendance_mark)
                    FROM gym_booking.bookings WHERE slot_id = $1::text::uuid AND user_id = $2::text::uuid",
                 &[&ENDED, &athlete, &mark],
             )
-            },
-        );
+        });
         seen.lock().unwrap().note(&marked);
-        let read = postgrest_request(&mut client, &trainer, "GET", "/rpc/slot_roster", |tx| {
+        let read = postgrest_request(client, &trainer, "GET", "/rpc/slot_roster", |tx| {
             tx.query(
                 "SELECT * FROM gym_booking.slot_roster($1::text::uuid)",
                 &[&ENDED],
@@ -321,33 +310,24 @@ fn attendance_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mu
             )
         });
         seen.lock().unwrap().note(&read);
-    }
+    });
 }
 
 /// The back office's rounds in the new release: completes ended bookings and runs the auto
 /// no-show sweep (both the background worker's work), over and over.
 fn sweep_loop(db: &str, upgraded: &AtomicBool, stop: &AtomicBool, seen: &Mutex<Outcomes>) {
-    let mut client = TestDb {
-        name: db.to_string(),
-    }
-    .connect();
     let worker = Caller::new("service_role", Some(json!({"role": "service_role"})));
-    while !stop.load(Ordering::Acquire) {
-        if !upgraded.load(Ordering::Acquire) {
-            thread::sleep(Duration::from_millis(20));
-            continue;
-        }
+    in_new_release(db, upgraded, stop, |client| {
         for sql in [
             "SELECT gym_booking.complete_past_bookings(2)",
             "SELECT gym_booking.record_no_shows(50)",
         ] {
-            let outcome = postgrest_request(&mut client, &worker, "POST", "/rpc", |tx| {
-                tx.execute(sql, &[])
-            });
+            let outcome =
+                postgrest_request(client, &worker, "POST", "/rpc", |tx| tx.execute(sql, &[]));
             seen.lock().unwrap().note(&outcome);
         }
         thread::sleep(Duration::from_millis(10));
-    }
+    });
 }
 
 /// What must hold after the check-in rounds (from 0.2.2 on); each broken rule with its rows.
