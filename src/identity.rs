@@ -40,14 +40,88 @@ fn claimed_sub(claim_sub: &[u8], claims: &[u8]) -> RuleResult<Option<String>> {
     if claims.is_empty() {
         return Ok(None);
     }
-    let claims: serde_json::Value = serde_json::from_slice(claims)
+    let SubClaim(sub) = serde_json::from_slice(claims)
         .map_err(|_| RuleError::BadClaims("request.jwt.claims is not valid JSON".into()))?;
-    Ok(match claims.get("sub") {
+    Ok(match sub {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(other) => Some(other.to_string()),
     }
     .filter(|s| !s.is_empty()))
+}
+
+/// The `sub` of a claims document, as `(claims::jsonb) ->> 'sub'` reads it (of repeated keys,
+/// the last; nothing when the document is not an object), read without building the rest: a
+/// request's JWT carries a dozen claims, and each new request's are read once.
+struct SubClaim(Option<serde_json::Value>);
+
+impl<'de> serde::Deserialize<'de> for SubClaim {
+    fn deserialize<D: serde::Deserializer<'de>>(document: D) -> Result<Self, D::Error> {
+        document.deserialize_any(SubClaimVisitor)
+    }
+}
+
+struct SubClaimVisitor;
+
+/// A key of the claims object: whether it is `sub`.
+struct IsSub;
+
+impl<'de> serde::de::DeserializeSeed<'de> for IsSub {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, key: D) -> Result<bool, D::Error> {
+        key.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for IsSub {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == "sub")
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for SubClaimVisitor {
+    type Value = SubClaim;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON document")
+    }
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<SubClaim, M::Error> {
+        let mut sub = None;
+        while let Some(is_sub) = map.next_key_seed(IsSub)? {
+            if is_sub {
+                sub = Some(map.next_value::<serde_json::Value>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(SubClaim(sub))
+    }
+    // Not an object: valid JSON, with no `sub` in it.
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<SubClaim, S::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(SubClaim(None))
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SubClaim, E> {
+        Ok(SubClaim(None))
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<SubClaim, E> {
+        Ok(SubClaim(None))
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SubClaim, E> {
+        Ok(SubClaim(None))
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SubClaim, E> {
+        Ok(SubClaim(None))
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SubClaim, E> {
+        Ok(SubClaim(None))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<SubClaim, E> {
+        Ok(SubClaim(None))
+    }
 }
 
 fn parse_claims(claim_sub: &[u8], claims: &[u8]) -> RuleResult<Option<pgrx::Uuid>> {

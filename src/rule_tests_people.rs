@@ -260,6 +260,46 @@ mod tests {
     }
 
     #[pg_test]
+    fn the_sub_claim_is_read_as_jsonb_reads_it() {
+        // Supabase's auth.uid(): (claims::jsonb ->> 'sub')::uuid. The rules read only `sub`
+        // and skip the rest of the document; whatever the document, they must agree.
+        let documents = [
+            format!("{{\"sub\": \"{ATH1}\", \"sub\": \"{ATH2}\"}}"),
+            format!("{{\"app_metadata\": {{\"sub\": \"{ATH1}\"}}, \"role\": \"x\"}}"),
+            format!("{{\"s\\u0075b\": \"{ATH1}\"}}"),
+            format!(
+                "{{\"sub\": \"{ATH2}\", \"amr\": [1, {{\"sub\": 2}}], \"n\": 1.5e3, \"b\": true}}"
+            ),
+            format!("[\"{ATH1}\"]"),
+            format!("\"{ATH1}\""),
+            "{\"sub\": null}".to_string(),
+            "null".to_string(),
+            "17".to_string(),
+        ];
+        for document in documents {
+            run(&format!(
+                "SELECT set_config('request.jwt.claims', '{document}', true)"
+            ));
+            let (ours, jsonb) = (
+                value("SELECT coalesce(gym_booking.current_user_id()::text, 'NULL')").unwrap(),
+                value(
+                    "SELECT coalesce(nullif(current_setting('request.jwt.claims')::jsonb ->> 'sub', '')::uuid::text, 'NULL')",
+                )
+                .unwrap(),
+            );
+            assert_eq!(ours, jsonb, "claims {document}");
+        }
+        run(&format!(
+            "SELECT set_config('request.jwt.claims', '{{\"sub\": \"{ATH1}\"}} x', true)"
+        ));
+        assert_eq!(
+            sqlstate_of("SELECT gym_booking.current_user_id()"),
+            "22P02",
+            "not JSON"
+        );
+    }
+
+    #[pg_test]
     fn a_trainer_with_upcoming_slots_stays_a_trainer() {
         people();
         slot(S1, "2 days", 3);
