@@ -715,7 +715,8 @@ w("```sh\nbash bench/run.sh            # full run (this report): builds the rele
   "bash bench/run.sh --no-build --keep   # reuse the last build; leave the cluster up to poke at it\n"
   "BENCH_PKG=DIR bash bench/run.sh       # benchmark a package built elsewhere (no cargo build)\n"
   "BENCH_PKG=OLD BENCH_NAME=bench-old bash bench/run.sh --only 'spread hot cancel_rebook' --out /tmp/old\n"
-  "bash bench/run.sh --compare bench/out/bench-old   # the previous release's ratios beside this run's\n```\n")
+  "bash bench/run.sh --compare bench/out/bench-old   # the previous release's ratios beside this run's\n"
+  "bash bench/ab.sh BASE_PKG CANDIDATE_PKG 6   # two builds side by side on a kept cluster (--keep), runs alternating\n```\n")
 w("Files: `bench/run.sh` (the runner), `bench/sql/load.sql` (data), `bench/sql/floor.sql` (the floor), "
   "`bench/sql/explain.sql`, `bench/pgbench/*.sql` (one script per scenario and side), `bench/shapes.sh` with "
   "`bench/sql/plpgsql.sql`, `bench/sql/plpgsql_week.sql` and `bench/sql/shapes_explain.sql` (the studio shapes), "
