@@ -17,6 +17,9 @@
 # the median over rounds of candidate ÷ base (a ratio of runs seconds apart, so the machine's
 # drift cancels).
 #
+# Disk: the two copies take as much again as the benchmark database each (about 5 GB at the
+# full size); they stay for a look afterwards, and go with the cluster (rm -rf its directory
+# once stopped) or with DROP DATABASE gym_ab_base, gym_ab_candidate.
 # Environment: AB_SCENARIOS (default "spread cancel_rebook hot"), AB_SECS (seconds per run, 12),
 # AB_CLIENTS (16), BENCH_NAME / BENCH_STATE_DIR / BENCH_PORT (the kept cluster, as bench/run.sh).
 set -euo pipefail
