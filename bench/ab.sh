@@ -21,7 +21,11 @@
 # full size); they stay for a look afterwards, and go with the cluster (rm -rf its directory
 # once stopped) or with DROP DATABASE gym_ab_base, gym_ab_candidate.
 # Environment: AB_SCENARIOS (default "spread cancel_rebook hot"), AB_SECS (seconds per run, 12),
-# AB_CLIENTS (16), BENCH_NAME / BENCH_STATE_DIR / BENCH_PORT (the kept cluster, as bench/run.sh).
+# AB_CLIENTS (16), AB_CANDIDATE_SQL (a file psql runs in the candidate's database once it is
+# copied: a schema-level change tried before it is written as an upgrade, e.g. an index dropped
+# or an API function's body; then both PKGs may be the same build), AB_BASE_SQL (the same for
+# the base: what keeps the two fair, e.g. a REINDEX of what the candidate builds afresh), BENCH_NAME /
+# BENCH_STATE_DIR / BENCH_PORT (the kept cluster, as bench/run.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
@@ -48,6 +52,10 @@ side() {
 }
 side base "$base_pkg"
 side candidate "$candidate_pkg"
+for side in base candidate; do
+    sql_var=AB_${side^^}_SQL
+    [ -z "${!sql_var:-}" ] || psql_ -d "gym_ab_$side" -f "${!sql_var}"
+done
 
 # The data's shape, as bench/run.sh has it (its defaults: 100 trainers x 1000 slots).
 KT=$(psql_ -d gym_bench -Atc "SELECT count(*) FROM gym_booking.slots")
