@@ -190,9 +190,10 @@ def shapes_section(run_dir, meta):
       "window, one history row per status change, an audit-log entry per change with the changed fields, row-level "
       "security with the seed's policies, `auth.uid()` read from the claims and wrapped in `(SELECT …)`; on its own "
       "copy of the same rows) and the **floor** (`bench/sql/floor.sql`: no rules, no log, no RLS).\n")
-    w(f"Each request runs one client at a time for {secs} s (its median is the request's own cost, without queueing), in "
+    w(f"Each request runs one client at a time for {secs} s (booking: one booking per empty slot, counted; its median "
+      "is the request's own cost, without queueing), in "
       "the same PostgREST envelope as above; booking also runs with "
-      f"{meta.get('clients', '16')} clients, the same number of bookings on every side (5 per empty slot of the small history). The extension's trainer arm, `trainer_id = (SELECT active_user_id())`, "
+      f"{meta.get('clients', '16')} clients, the same number of bookings on every side (4 per empty slot of the small history, after the one-client run's 1). The extension's trainer arm, `trainer_id = (SELECT active_user_id())`, "
       "is an index probe on the copy of the slot's trainer each booking carries.\n")
     w("| shape | data (small → ten times) | trainer 1's slots |")
     w("|---|---|--:|")
