@@ -12,18 +12,19 @@
 # How: each build's library is copied into the kept cluster's private tree under its own name,
 # and two copies of the benchmark database point their functions at one each (pg_proc.probin),
 # so the cluster's own library and database stay as they were. Each round runs every scenario's
-# extension script on both databases, the order flipping from round to round, after deleting
-# the bookings the last round made. Reported: each side's throughput per round, and per scenario
+# extension script on both builds, the order flipping from round to round, after deleting the
+# bookings the last round made; and the copies swap builds from round to round (below). Reported: each side's throughput per round, and per scenario
 # the median over rounds of candidate ÷ base (a ratio of runs seconds apart, so the machine's
 # drift cancels).
 #
 # Disk: the two copies take as much again as the benchmark database each (about 5 GB at the
 # full size); they stay for a look afterwards, and go with the cluster (rm -rf its directory
-# once stopped) or with DROP DATABASE gym_ab_base, gym_ab_candidate.
+# once stopped) or with DROP DATABASE gym_ab_1, gym_ab_2.
 # Environment: AB_SCENARIOS (default "spread cancel_rebook hot"), AB_SECS (seconds per run, 12),
 # AB_CLIENTS (16), AB_CANDIDATE_SQL (a file psql runs in the candidate's database once it is
 # copied: a schema-level change tried before it is written as an upgrade, e.g. an index dropped
-# or an API function's body; then both PKGs may be the same build), AB_BASE_SQL (the same for
+# or an API function's body; then both PKGs may be the same build, and the copies do not swap:
+# run an A/A with the SQL on neither side to see how far apart the two copies are), AB_BASE_SQL (the same for
 # the base: what keeps the two fair, e.g. a REINDEX of what the candidate builds afresh), BENCH_NAME /
 # BENCH_STATE_DIR / BENCH_PORT (the kept cluster, as bench/run.sh).
 set -euo pipefail
@@ -41,20 +42,41 @@ libdir="$dir/pg/lib/postgresql/15/lib"
 export PGHOST=$dir/socket PGPORT=$port PGUSER=postgres
 psql_() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-# side NAME PKG: the library of PKG as gym_booking_ab_NAME, and database gym_ab_NAME using it
-side() {
-    local so="$2/usr/lib/postgresql/15/lib/gym_booking.so"
-    [ -f "$so" ] || die "no library in $2 ($so)"
-    install -m 755 "$so" "$libdir/gym_booking_ab_$1.so"
-    psql_ -d postgres -c "DROP DATABASE IF EXISTS gym_ab_$1" -c "CREATE DATABASE gym_ab_$1 TEMPLATE gym_bench"
-    psql_ -d "gym_ab_$1" -c "UPDATE pg_catalog.pg_proc SET probin = 'gym_booking_ab_$1'
-                               WHERE probin IN ('gym_booking', '\$libdir/gym_booking')"
+# The two builds' libraries, as gym_booking_ab_base and gym_booking_ab_candidate.
+for side in base candidate; do
+    pkg_var=${side}_pkg
+    so="${!pkg_var}/usr/lib/postgresql/15/lib/gym_booking.so"
+    [ -f "$so" ] || die "no library in ${!pkg_var} ($so)"
+    install -m 755 "$so" "$libdir/gym_booking_ab_$side.so"
+done
+# point DB SIDE: the functions of database DB load the library of SIDE (from the next connection)
+point() {
+    psql_ -d "$1" -c "UPDATE pg_catalog.pg_proc SET probin = 'gym_booking_ab_$2'
+                       WHERE probin IN ('gym_booking', '\$libdir/gym_booking',
+                                        'gym_booking_ab_base', 'gym_booking_ab_candidate')"
 }
-side base "$base_pkg"
-side candidate "$candidate_pkg"
+# Two copies of the database. Two copies made one after the other are not equally fast (an A/A
+# run, one build on both, measured the second about 2% slower): so, unless a side has SQL of its
+# own (its copy is then its own), the copies swap builds every round and the difference between
+# them cancels out in the median.
+for n in 1 2; do
+    psql_ -d postgres -c "DROP DATABASE IF EXISTS gym_ab_$n" -c "CREATE DATABASE gym_ab_$n TEMPLATE gym_bench"
+done
+swap=1
 for side in base candidate; do
     sql_var=AB_${side^^}_SQL
-    [ -z "${!sql_var:-}" ] || psql_ -d "gym_ab_$side" -f "${!sql_var}"
+    [ -z "${!sql_var:-}" ] || swap=
+done
+# db_of SIDE ROUND: the copy that runs SIDE's build in ROUND
+db_of() {
+    local n=1
+    [ "$1" = candidate ] && n=2
+    [ -n "$swap" ] && [ $(($2 % 2)) = 0 ] && n=$((3 - n))
+    echo "gym_ab_$n"
+}
+for side in base candidate; do
+    sql_var=AB_${side^^}_SQL
+    [ -z "${!sql_var:-}" ] || psql_ -d "$(db_of "$side" 1)" -f "${!sql_var}"
 done
 
 # The data's shape, as bench/run.sh has it (its defaults: 100 trainers x 1000 slots).
@@ -90,10 +112,13 @@ trap 'rm -f "$results"' EXIT
 for r in $(seq 1 "$rounds"); do
     order="base candidate"
     [ $((r % 2)) = 1 ] || order="candidate base"
-    for side in $order; do clean "gym_ab_$side"; done
+    for side in $order; do
+        point "$(db_of "$side" "$r")" "$side"
+        clean "$(db_of "$side" "$r")"
+    done
     for s in $scenarios; do
         for side in $order; do
-            t=$(tps "gym_ab_$side" "$s")
+            t=$(tps "$(db_of "$side" "$r")" "$s")
             printf '%s\t%s\t%s\t%s\n' "$s" "$r" "$side" "$t" | tee -a "$results"
         done
     done
