@@ -19,6 +19,7 @@ fn version() -> &'static str {
 pub extern "C-unwind" fn _PG_init() {
     errors::no_rust_backtraces();
     memo::register_callbacks();
+    plans::register_callbacks();
     worker::define_settings();
     if worker::preloading() {
         worker::register_workers();

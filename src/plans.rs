@@ -24,7 +24,6 @@ use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiTupleTable};
 
 use crate::errors::{RuleError, RuleResult};
-use crate::memo::Epoch;
 
 /// A statement and the types of its parameters.
 pub struct Sql {
@@ -65,18 +64,44 @@ fn search_path_is_pinned() -> bool {
 }
 
 thread_local! {
-    /// The extension's owner, as read in the transaction with this generation.
-    static OWNER: std::cell::Cell<(u64, pg_sys::Oid)> =
-        const { std::cell::Cell::new((0, pg_sys::InvalidOid)) };
+    /// The extension's owner as last read, until a catalog change that could come with a new
+    /// owner is announced (`forget_owner`).
+    static OWNER: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
 }
 
-/// Read once per transaction (a rule's every statement needs it): the owner in gym_booking's
-/// `pg_extension` row, found by name through the catalog's unique index, as PostgreSQL's own
-/// `get_extension_oid()` finds the row.
+/// Every rule's statement needs the owner, and every request is a transaction: read once per
+/// transaction, the catalog scan was a percent of a booking. So it is kept until the catalog
+/// says it may have changed. `pg_extension` has no catalog cache to announce a change of its
+/// rows, but the owner changes only with the extension's members: `REASSIGN OWNED` gives the
+/// new owner the extension and its tables, types and functions together, and `DROP EXTENSION`
+/// / `CREATE EXTENSION` removes and makes them. Each of those is announced through the caches
+/// of `pg_class`, `pg_proc` and `pg_type`, to this backend's own later commands as to every
+/// other backend (a rolled-back change is announced again, and so is a cache reset). On any
+/// of them the owner is read again when next needed: they come with every DDL and ANALYZE in
+/// the database, and cost a read each, nothing more.
+unsafe extern "C-unwind" fn forget_owner(_arg: pg_sys::Datum, _cache: std::ffi::c_int, _hash: u32) {
+    OWNER.with(|o| o.set(None));
+}
+
+/// Called once, when the library is loaded.
+pub fn register_callbacks() {
+    use pg_sys::SysCacheIdentifier::{PROCOID, RELOID, TYPEOID};
+    for cache in [RELOID, PROCOID, TYPEOID] {
+        // SAFETY: the registration of a static function that only clears a cell.
+        unsafe {
+            pg_sys::CacheRegisterSyscacheCallback(
+                cache as std::ffi::c_int,
+                Some(forget_owner),
+                pg_sys::Datum::from(0),
+            )
+        };
+    }
+}
+
+/// The owner in gym_booking's `pg_extension` row, found by name through the catalog's unique
+/// index, as PostgreSQL's own `get_extension_oid()` finds the row.
 fn extension_owner() -> RuleResult<pg_sys::Oid> {
-    let transaction = Epoch::transaction();
-    let (read_in, owner) = OWNER.with(|o| o.get());
-    if read_in == transaction && owner != pg_sys::InvalidOid {
+    if let Some(owner) = OWNER.with(|o| o.get()) {
         return Ok(owner);
     }
     // SAFETY: a catalog index scan, as get_extension_oid() does; the tuple is read before
@@ -109,7 +134,7 @@ fn extension_owner() -> RuleResult<pg_sys::Oid> {
         owner
     }
     .ok_or_else(|| RuleError::Internal("gym_booking is not installed".into()))?;
-    OWNER.with(|o| o.set((transaction, owner)));
+    OWNER.with(|o| o.set(Some(owner)));
     Ok(owner)
 }
 

@@ -428,4 +428,39 @@ mod tests {
         );
         assert_eq!(delete(S2), "00000", "never booked");
     }
+
+    // --- whose rights the rules use ----------------------------------------------------------
+
+    /// The rules run as the extension's owner, which they keep between requests: a change of
+    /// owner comes with a change to the extension's members (REASSIGN OWNED moves them
+    /// together), and the rules see that and read the owner again.
+    #[pg_test]
+    fn the_rules_run_as_the_owner_the_catalog_names_now() {
+        people();
+        slot(S1, "2 days", 3);
+        assert_eq!(book(S1, ATH1), "00000", "the rules have read their owner");
+        let owner = value(
+            "SELECT extowner::regrole::text FROM pg_catalog.pg_extension WHERE extname = 'gym_booking'",
+        )
+        .unwrap();
+        run("CREATE ROLE gym_booking_test_powerless NOLOGIN");
+        // The test's owner is the bootstrap superuser, whose objects REASSIGN OWNED refuses to
+        // move: its two halves by hand, the extension's row and then a member's catalog row.
+        run(
+            "UPDATE pg_catalog.pg_extension SET extowner = 'gym_booking_test_powerless'::regrole
+              WHERE extname = 'gym_booking'",
+        );
+        run("ANALYZE gym_booking.slots");
+        assert_eq!(
+            book(S1, ATH2),
+            "42501",
+            "the new owner, without rights on the tables, cannot book"
+        );
+        run(&format!(
+            "UPDATE pg_catalog.pg_extension SET extowner = '{owner}'::regrole
+              WHERE extname = 'gym_booking'"
+        ));
+        run("ANALYZE gym_booking.slots");
+        assert_eq!(book(S1, ATH2), "00000", "the owner back");
+    }
 }
