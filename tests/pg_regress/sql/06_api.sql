@@ -63,6 +63,17 @@ SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims
 SELECT status FROM cancel_booking((SELECT id FROM bookings WHERE user_id = :'ana'));
 COMMIT;
 
+-- Ana books again: the same booking, reserved again (book_slot re-activates her cancelled row
+-- in the statement that would insert a new one).
+SELECT id AS ana_booking FROM bookings WHERE user_id = :'ana' AND slot_id = :'slot' \gset
+BEGIN;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_ana', true) \gset
+SELECT status, id = :'ana_booking' AS same_row FROM book_slot(:'slot');
+SELECT status FROM book_slot(:'slot');
+ROLLBACK;
+SELECT count(*) AS ana_rows, count(*) FILTER (WHERE status = 'reserved') AS reserved
+  FROM bookings WHERE user_id = :'ana' AND slot_id = :'slot';
+
 -- Signed out (no claims), the API refuses; anon may not even call it.
 BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '', true) \gset
