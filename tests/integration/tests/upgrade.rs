@@ -301,26 +301,36 @@ fn live_before_update(client: &mut Client, release: &str) {
     }
 }
 
-/// The updated database runs 0.2.2's attendance. The update's watermark is its own moment
-/// less the grace (`updated`: the server's clock just before and after the update). Yuki marks
+/// The updated database runs 0.2.2's attendance. The watermark is the moment attendance came
+/// less the grace: the update's (`updated`: the server's clock just before and after it), or,
+/// from a release that had attendance already, its installation's, before the update. Yuki marks
 /// a booking made before the update; with no grace and `auto_no_show` on, the sweep marks the
 /// other booking of the class that ended an hour before the update (inside its grace then),
 /// and nothing of the one ten days older: the history before the update stays unmarked.
 fn attendance_works(client: &mut Client, release: &str, updated: (&str, &str)) {
-    let at_update: bool = client
+    let came_with_the_update = release < "0.2.2";
+    let watermark = if came_with_the_update {
+        "w.swept_until BETWEEN $1::text::timestamptz - st.attendance_grace
+                           AND $2::text::timestamptz - st.attendance_grace"
+    } else {
+        "w.swept_until < $1::text::timestamptz - st.attendance_grace AND $2::text IS NOT NULL"
+    };
+    let as_expected: bool = client
         .query_one(
-            "SELECT w.swept_until BETWEEN $1::text::timestamptz - st.attendance_grace
-                                      AND $2::text::timestamptz - st.attendance_grace
-                    AND (SELECT count(*) FROM gym_booking.attendance_sweep) = 1
-                    AND NOT EXISTS (SELECT FROM gym_booking.attendance)
-               FROM gym_booking.attendance_sweep w, gym_booking.studio_settings st",
+            &format!(
+                "SELECT {watermark}
+                        AND (SELECT count(*) FROM gym_booking.attendance_sweep) = 1
+                        AND NOT EXISTS (SELECT FROM gym_booking.attendance)
+                   FROM gym_booking.attendance_sweep w, gym_booking.studio_settings st"
+            ),
             &[&updated.0, &updated.1],
         )
         .unwrap()
         .get(0);
     assert!(
-        at_update,
-        "after the update from {release}: the sweep's watermark is not the update's moment less the grace, or a mark was made"
+        as_expected,
+        "after the update from {release}: the sweep's watermark is not the moment attendance came \
+         (the update's, or {release}'s installation's) less the grace, or a mark was made"
     );
     let alex = "00000000-0000-4000-a000-000000000101";
     as_person(
