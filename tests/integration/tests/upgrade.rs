@@ -308,22 +308,38 @@ fn live_before_update(client: &mut Client, release: &str) {
 /// other booking of the class that ended an hour before the update (inside its grace then),
 /// and nothing of the one ten days older: the history before the update stays unmarked.
 fn attendance_works(client: &mut Client, release: &str, updated: (&str, &str)) {
+    // Attendance came with the update: its watermark is the update's moment less the grace,
+    // and the update marked nothing. A release that had it already (its demo data holds marks
+    // of its own): the watermark its installation set, before the update, and no mark of the
+    // two classes here.
     let came_with_the_update = release < "0.2.2";
-    let watermark = if came_with_the_update {
-        "w.swept_until BETWEEN $1::text::timestamptz - st.attendance_grace
-                           AND $2::text::timestamptz - st.attendance_grace"
+    let (watermark, no_marks) = if came_with_the_update {
+        (
+            "w.swept_until BETWEEN $1::text::timestamptz - st.attendance_grace
+                               AND $2::text::timestamptz - st.attendance_grace",
+            "NOT EXISTS (SELECT FROM gym_booking.attendance)",
+        )
     } else {
-        "w.swept_until < $1::text::timestamptz - st.attendance_grace AND $2::text IS NOT NULL"
+        (
+            "w.swept_until < $1::text::timestamptz - st.attendance_grace AND $2::text IS NOT NULL",
+            "NOT EXISTS (SELECT FROM gym_booking.attendance a
+                          WHERE a.slot_id IN ($3::text::uuid, $4::text::uuid))",
+        )
+    };
+    let params: &[&(dyn postgres::types::ToSql + Sync)] = if came_with_the_update {
+        &[&updated.0, &updated.1]
+    } else {
+        &[&updated.0, &updated.1, &ENDED, &OLD]
     };
     let as_expected: bool = client
         .query_one(
             &format!(
                 "SELECT {watermark}
                         AND (SELECT count(*) FROM gym_booking.attendance_sweep) = 1
-                        AND NOT EXISTS (SELECT FROM gym_booking.attendance)
+                        AND {no_marks}
                    FROM gym_booking.attendance_sweep w, gym_booking.studio_settings st"
             ),
-            &[&updated.0, &updated.1],
+            params,
         )
         .unwrap()
         .get(0);
