@@ -25,34 +25,37 @@ BEGIN
     -- Twice at most: when the same athlete's other request (a double tap) inserts the row
     -- between our look and our insert, the second turn reads it.
     FOR turn IN 1..2 LOOP
-        -- One statement books: a new row when the caller has none in the slot, or their
-        -- cancelled row booked again (capacity and start permitting), said as an insert that
-        -- meets the row, so the rules take the slot before the booking (the lock order; a
-        -- plain UPDATE would hold the booking first). (0.2.3: one statement for both, where
-        -- booking again first tried the insert of a new row: a statement less per re-booking.)
+        -- A new booking in one statement: the slot exists and the caller has no row in it.
         INSERT INTO gym_booking.bookings (slot_id, user_id)
         SELECT s.id, me FROM gym_booking.slots AS s
          WHERE s.id = book_slot.slot_id
            AND NOT EXISTS (SELECT FROM gym_booking.bookings AS b
-                            WHERE b.slot_id = s.id AND b.user_id = me AND b.status <> 'cancelled')
-        ON CONFLICT ON CONSTRAINT bookings_slot_user_key
-        DO UPDATE SET status = 'reserved' WHERE bookings.status = 'cancelled'
+                            WHERE b.slot_id = s.id AND b.user_id = me)
+        ON CONFLICT ON CONSTRAINT bookings_slot_user_key DO NOTHING
         RETURNING * INTO booking;
         EXIT WHEN FOUND;
-        -- Else: no such slot, the caller's booking of it, or their other request's change
-        -- (a double tap) between our look and our write.
+        -- Else: no such slot, or the caller's booking of it.
         SELECT b.* INTO booking
           FROM gym_booking.slots AS s
           LEFT JOIN gym_booking.bookings AS b ON b.slot_id = s.id AND b.user_id = me
          WHERE s.id = book_slot.slot_id;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'slot % not found', book_slot.slot_id USING ERRCODE = 'undefined_object';
+        ELSIF booking.status = 'cancelled' THEN
+            -- Booking again re-activates the same row (capacity and start permitting). Said as
+            -- an insert that meets the row, so the rules take the slot before the booking (the
+            -- lock order); a plain UPDATE would hold the booking first.
+            INSERT INTO gym_booking.bookings (slot_id, user_id) VALUES (book_slot.slot_id, me)
+            ON CONFLICT ON CONSTRAINT bookings_slot_user_key
+            DO UPDATE SET status = 'reserved' WHERE bookings.status = 'cancelled'
+            RETURNING * INTO booking;
+            -- Not found: another request of the caller's changed it first; look again.
+            EXIT WHEN FOUND;
         ELSIF booking.status = 'completed' THEN
             RAISE EXCEPTION 'this booking is already completed' USING ERRCODE = 'invalid_parameter_value';
         ELSIF booking.status = 'reserved' THEN
             EXIT;
         END IF;
-        -- Cancelled again (or inserted) since our look: the second turn books it.
     END LOOP;
     -- Already reserved: booking twice is booking once.
     RETURN booking;

@@ -63,8 +63,8 @@ SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims
 SELECT status FROM cancel_booking((SELECT id FROM bookings WHERE user_id = :'ana'));
 COMMIT;
 
--- Ana books again: the same booking, reserved again (book_slot re-activates her cancelled row
--- in the statement that would insert a new one).
+-- Ana books again: the same booking, reserved again (book_slot re-activates her cancelled
+-- row), and booking twice is still booking once.
 SELECT id AS ana_booking FROM bookings WHERE user_id = :'ana' AND slot_id = :'slot' \gset
 BEGIN;
 SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'as_ana', true) \gset
