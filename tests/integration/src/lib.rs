@@ -271,6 +271,16 @@ pub fn postgrest_request<T>(
 }
 
 /// Loads the run command's demo data (`demo/demo_data.sql`).
+/// The first column of every row of `sql`, as text (ids, names).
+pub fn texts(client: &mut Client, sql: &str) -> Vec<String> {
+    client
+        .query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 pub fn load_demo_data(client: &mut Client) {
     let demo = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 mod attendance;
 
 use gym_booking_integration::access::TABLES;
-use gym_booking_integration::{contents, restore_plain_dump, Caller, TestDb};
+use gym_booking_integration::{contents, restore_plain_dump, texts, Caller, TestDb};
 use postgres::Client;
 use serde_json::json;
 
@@ -227,35 +227,27 @@ struct Pools {
 }
 
 fn pools(client: &mut Client) -> Pools {
-    let ids = |client: &mut Client, sql: &str| -> Vec<String> {
-        client
-            .query(sql, &[])
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
-    };
     Pools {
         // Slots nobody booked (the athlete's bookings are in the first 600).
-        slots: ids(
+        slots: texts(
             client,
             &format!(
                 "SELECT id::text FROM gym_booking.slots WHERE id <> '{FULL_SLOT}'
                   ORDER BY start_at OFFSET 600"
             ),
         ),
-        users: ids(
+        users: texts(
             client,
             "SELECT id::text FROM gym_booking.users WHERE email LIKE 'pool%' ORDER BY email",
         ),
-        bookings: ids(
+        bookings: texts(
             client,
             &format!(
                 "SELECT b.id::text FROM gym_booking.bookings b JOIN gym_booking.slots s ON s.id = b.slot_id
                   WHERE s.id <> '{FULL_SLOT}' ORDER BY s.start_at"
             ),
         ),
-        series: ids(client, "SELECT id::text FROM gym_booking.series")
+        series: texts(client, "SELECT id::text FROM gym_booking.series")
             .pop()
             .expect("the trainer's series"),
     }

@@ -32,7 +32,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use gym_booking_integration::{
-    load_demo_data, postgrest_request, released_versions, Caller, TestDb, XorShift,
+    load_demo_data, postgrest_request, released_versions, texts, Caller, TestDb, XorShift,
 };
 use postgres::Client;
 use serde_json::json;
@@ -549,42 +549,30 @@ fn upgrades_from_every_release_under_load_never_deadlock_a_client() {
                 )
                 .unwrap()
                 .get(0);
-            let marked_before: Vec<String> = if had_attendance {
-                admin
-                    .query("SELECT booking_id::text FROM gym_booking.attendance", &[])
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect()
+            let marked_before = if had_attendance {
+                texts(
+                    &mut admin,
+                    "SELECT booking_id::text FROM gym_booking.attendance",
+                )
             } else {
                 Vec::new()
             };
-            let slots: Vec<String> = admin
-                .query(
-                    "SELECT id::text FROM gym_booking.slots
-                      WHERE start_at > now() + interval '2 hours' AND capacity > 1
-                      ORDER BY start_at, id",
-                    &[],
-                )
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
+            let slots = texts(
+                &mut admin,
+                "SELECT id::text FROM gym_booking.slots
+                  WHERE start_at > now() + interval '2 hours' AND capacity > 1
+                  ORDER BY start_at, id",
+            );
             // Full one-to-ones (one place, taken) for the waitlist rounds after the update.
-            let one_to_ones: Vec<String> = if studio {
-                admin
-                    .query(
-                        "SELECT s.id::text FROM gym_booking.slots s
-                          WHERE s.start_at > now() + interval '2 hours' AND s.capacity = 1
-                            AND EXISTS (SELECT FROM gym_booking.bookings b
-                                         WHERE b.slot_id = s.id AND b.status = 'reserved')
-                          ORDER BY s.start_at, s.id",
-                        &[],
-                    )
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect()
+            let one_to_ones = if studio {
+                texts(
+                    &mut admin,
+                    "SELECT s.id::text FROM gym_booking.slots s
+                      WHERE s.start_at > now() + interval '2 hours' AND s.capacity = 1
+                        AND EXISTS (SELECT FROM gym_booking.bookings b
+                                     WHERE b.slot_id = s.id AND b.status = 'reserved')
+                      ORDER BY s.start_at, s.id",
+                )
             } else {
                 Vec::new()
             };
