@@ -1,5 +1,5 @@
 //! What one statement looks up once: a booking request fires several policies and triggers,
-//! and each of them needs the caller and the extension's owner.
+//! and each of them needs the caller. (The extension's owner is kept longer: `plans.rs`.)
 //!
 //! Entries are tagged with an [`Epoch`]: the transaction (a generation number that moves on at
 //! every transaction end and every subtransaction abort) and the top-level statement (its start
